@@ -1,0 +1,361 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Pure functions that turn a pipeline ``TrackResult`` into ROS messages.
+
+Nothing here needs a running node: every builder takes numpy data plus a ``std_msgs/Header``
+and returns a message, so the node, the bag replay tool and the tests share one code path.
+
+Metric mesh placement (the ``face_mesh`` marker) is an approximation, documented in
+docs/node.md: the network estimates a *weak-perspective* pose (scale ``s`` in pixels per
+millimetre, image position ``(tx, ty)`` of the model origin). A pinhole camera with focal
+length ``fx`` images an object at distance ``Z`` with ``fx / Z`` pixels per millimetre, so the
+head origin is placed at ``Z = fx / s`` millimetres, ``X = (tx - cx) Z / fx``,
+``Y = (ty - cy) Z / fy``; the rotated model points are added around it (model y up / z towards
+the camera become optical y down / z forward). Depth variation inside the face and lens
+distortion are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from face3d_ros.node.conversions import numpy_to_image
+
+__all__ = [
+    "CameraIntrinsics",
+    "ModelInfo",
+    "build_depth_image",
+    "build_diagnostics",
+    "build_face_params",
+    "build_mesh_marker",
+    "build_overlay",
+    "camera_points_m",
+    "rotation_matrix",
+    "vertex_colors",
+]
+
+STATE_NAMES = {0: "INITIALISING", 1: "TRACKING", 2: "LOST"}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the builders need to know about the loaded face model.
+
+    Attributes:
+        model_id: ``FaceModelData.model_id``.
+        triangles: ``[F, 3]`` int triangle indices (counter-clockwise seen from +z).
+        mean_albedo: ``[N, 3]`` linear RGB in [0, 1].
+        albedo_basis: ``[K, N, 3]`` unit-variance directions (may be truncated to K).
+        albedo_sigma: ``[K]``.
+        landmark_indices: ``[68]`` vertex indices.
+    """
+
+    model_id: str
+    triangles: np.ndarray
+    mean_albedo: np.ndarray
+    albedo_basis: np.ndarray
+    albedo_sigma: np.ndarray
+    landmark_indices: np.ndarray
+
+    @property
+    def n_vertices(self) -> int:
+        """Number of mesh vertices."""
+        return int(self.mean_albedo.shape[0])
+
+    @property
+    def n_triangles(self) -> int:
+        """Number of mesh triangles."""
+        return int(self.triangles.shape[0])
+
+    @classmethod
+    def from_model_data(cls, data: Any) -> ModelInfo:
+        """Build from a ``FaceModelData`` (face3d_ros.model.face_model)."""
+        return cls(
+            model_id=str(data.model_id),
+            triangles=np.asarray(data.triangles, dtype=np.int64),
+            mean_albedo=np.asarray(data.mean_albedo, dtype=np.float32),
+            albedo_basis=np.asarray(data.albedo_basis, dtype=np.float32),
+            albedo_sigma=np.asarray(data.albedo_sigma, dtype=np.float32),
+            landmark_indices=np.asarray(data.landmark_indices, dtype=np.int64),
+        )
+
+
+@dataclass(frozen=True)
+class CameraIntrinsics:
+    """Pinhole intrinsics in pixels (from CameraInfo ``k`` or assumed)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    assumed: bool = False
+
+    @classmethod
+    def from_camera_info(cls, info: Any) -> CameraIntrinsics:
+        """Read ``k = [fx 0 cx; 0 fy cy; 0 0 1]`` from a sensor_msgs/CameraInfo.
+
+        Raises:
+            ValueError: non-finite or non-positive focal lengths (an uncalibrated camera).
+        """
+        k = [float(v) for v in info.k]
+        fx, fy, cx, cy = k[0], k[4], k[2], k[5]
+        if not all(math.isfinite(v) for v in (fx, fy, cx, cy)) or fx <= 0 or fy <= 0:
+            raise ValueError(f"CameraInfo has no valid intrinsics: fx={fx} fy={fy}")
+        return cls(fx, fy, cx, cy, assumed=False)
+
+    @classmethod
+    def assumed_for(cls, width: int, height: int, focal_px: float) -> CameraIntrinsics:
+        """Intrinsics with an assumed focal length and the principal point at the centre."""
+        return cls(focal_px, focal_px, (width - 1) / 2.0, (height - 1) / 2.0, assumed=True)
+
+
+def rotation_matrix(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """``R = Rz(roll) @ Ry(yaw) @ Rx(pitch)`` (docs/architecture.md), ``[3, 3]`` float64."""
+    cp, sp = math.cos(pitch), math.sin(pitch)
+    cy, sy = math.cos(yaw), math.sin(yaw)
+    cr, sr = math.cos(roll), math.sin(roll)
+    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def project_vertices(vertices: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """Weak-perspective projection of model-space ``[N, 3]`` mm to ``[N, 3]`` (u, v, depth) px."""
+    pitch, yaw, roll, tx, ty, s = (float(v) for v in pose)
+    c = np.asarray(vertices, dtype=np.float64) @ rotation_matrix(pitch, yaw, roll).T
+    return np.stack([s * c[:, 0] + tx, -s * c[:, 1] + ty, s * c[:, 2]], axis=1)
+
+
+def camera_points_m(vertices: np.ndarray, pose: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
+    """Place model-space vertices metrically in the camera optical frame (metres).
+
+    Args:
+        vertices: ``[N, 3]`` mm, model space (x image-right, y up, z towards the camera).
+        pose: ``[6]`` (pitch, yaw, roll, tx, ty, s) in input-image pixels.
+        cam: intrinsics of the input image.
+
+    Returns:
+        ``[N, 3]`` float64 metres in the optical frame (x right, y down, z forward).
+
+    Raises:
+        ValueError: a non-positive or non-finite scale.
+    """
+    pitch, yaw, roll, tx, ty, s = (float(v) for v in pose)
+    if not math.isfinite(s) or s <= 0:
+        raise ValueError(f"cannot place the mesh metrically: weak-perspective scale {s}")
+    z0 = cam.fx / s  # mm
+    x0 = (tx - cam.cx) * z0 / cam.fx
+    y0 = (ty - cam.cy) * z0 / cam.fy
+    c = np.asarray(vertices, dtype=np.float64) @ rotation_matrix(pitch, yaw, roll).T
+    optical = np.stack([x0 + c[:, 0], y0 - c[:, 1], z0 - c[:, 2]], axis=1)
+    return optical / 1000.0
+
+
+def vertex_colors(model: ModelInfo, alpha_alb: np.ndarray | None) -> np.ndarray:
+    """Per-vertex albedo ``[N, 3]`` in [0, 1] (mean albedo when ``alpha_alb`` is empty/None)."""
+    colors = model.mean_albedo.astype(np.float64)
+    if alpha_alb is not None and len(alpha_alb) > 0:
+        k = min(len(alpha_alb), model.albedo_basis.shape[0])
+        coeff = np.asarray(alpha_alb[:k], dtype=np.float64) * model.albedo_sigma[:k]
+        colors = colors + np.tensordot(coeff, model.albedo_basis[:k], axes=1)
+    return np.clip(colors, 0.0, 1.0)
+
+
+def build_face_params(
+    result: Any,
+    header: Any,
+    model: ModelInfo,
+    image_width: int,
+    image_height: int,
+) -> Any:
+    """Fill every field of ``face3d_ros/FaceParams`` from a ``TrackResult``.
+
+    Coefficients, pose, lighting and landmarks are filled only when the state is TRACKING;
+    otherwise they stay empty/zero and ``source`` is SOURCE_NONE (as the .msg says).
+
+    Args:
+        result: ``face3d_ros.pipeline.TrackResult``.
+        header: input image header (copied unchanged).
+        model: loaded model description.
+        image_width: input width in pixels.
+        image_height: input height in pixels.
+
+    Returns:
+        ``face3d_ros.msg.FaceParams``.
+    """
+    from face3d_ros.msg import FaceParams
+
+    msg = FaceParams()
+    msg.header = header
+    msg.state = int(result.state)
+    msg.model_id = model.model_id
+    msg.n_vertices = model.n_vertices
+    msg.n_triangles = model.n_triangles
+    msg.image_width = int(image_width)
+    msg.image_height = int(image_height)
+    msg.frames_since_init = int(getattr(result, "frames_since_init", 0) or 0)
+    msg.confidence = float(np.clip(result.confidence, 0.0, 1.0)) if result.confidence else 0.0
+    crop = getattr(result, "crop", None)
+    if crop is not None:
+        x0, y0 = max(0, int(round(crop.x0))), max(0, int(round(crop.y0)))
+        size = max(0, int(round(crop.size)))
+        msg.crop.x_offset = x0
+        msg.crop.y_offset = y0
+        msg.crop.width = max(0, min(size, int(image_width) - x0))
+        msg.crop.height = max(0, min(size, int(image_height) - y0))
+    params = result.params
+    if msg.state != FaceParams.STATE_TRACKING or params is None:
+        msg.source = FaceParams.SOURCE_NONE
+        return msg
+    msg.source = int(getattr(result, "source", 0) or 0)
+    msg.alpha_id = np.asarray(params.alpha_id, dtype=np.float32).ravel().tolist()
+    msg.alpha_exp = np.asarray(params.alpha_exp, dtype=np.float32).ravel().tolist()
+    if msg.source == FaceParams.SOURCE_SINGLE_IMAGE:
+        msg.alpha_alb = []
+        msg.sh_coefficients = [0.0] * 27
+    else:
+        msg.alpha_alb = np.asarray(params.alpha_alb, dtype=np.float32).ravel().tolist()
+        msg.sh_coefficients = np.asarray(params.gamma, dtype=np.float32).ravel().tolist()
+    pitch, yaw, roll, tx, ty, s = (float(v) for v in np.asarray(params.pose).ravel())
+    msg.pitch, msg.yaw, msg.roll, msg.tx, msg.ty, msg.scale = pitch, yaw, roll, tx, ty, s
+    lm = getattr(result, "landmarks_2d", None)
+    if lm is not None:
+        msg.landmarks_2d = np.asarray(lm, dtype=np.float32).reshape(-1).tolist()
+    return msg
+
+
+def build_depth_image(array: np.ndarray, header: Any) -> Any:
+    """A 32FC1 ``sensor_msgs/Image`` from a float map (NaN kept, e.g. outside the face)."""
+    return numpy_to_image(np.asarray(array, dtype=np.float32), "32FC1", header)
+
+
+def build_mesh_marker(
+    result: Any,
+    header: Any,
+    model: ModelInfo,
+    cam: CameraIntrinsics,
+    *,
+    frame_id: str = "",
+    namespace: str = "face3d",
+) -> Any:
+    """A ``visualization_msgs/Marker`` TRIANGLE_LIST of the reconstructed face.
+
+    When the state is not TRACKING (or no vertices/pose are available) the marker is a DELETE
+    action with the same header, namespace and id, so viewers remove the stale mesh.
+
+    Args:
+        result: ``TrackResult`` (``vertices`` in model-space mm, ``params.pose`` in pixels).
+        header: input image header; ``frame_id`` replaced by ``frame_id`` when non-empty.
+        model: loaded model description (triangles, albedo).
+        cam: intrinsics used for the metric placement (see the module docstring).
+        frame_id: optional frame override (parameter ``mesh_frame``).
+        namespace: marker namespace.
+
+    Returns:
+        The Marker (points in metres, one colour per point).
+    """
+    from geometry_msgs.msg import Point
+    from std_msgs.msg import ColorRGBA
+    from visualization_msgs.msg import Marker
+
+    marker = Marker()
+    marker.header = header
+    if frame_id:
+        marker.header.frame_id = frame_id
+    marker.ns = namespace
+    marker.id = 0
+    if int(result.state) != 1 or result.params is None or result.vertices is None:
+        marker.action = Marker.DELETE
+        return marker
+    marker.type = Marker.TRIANGLE_LIST
+    marker.action = Marker.ADD
+    marker.pose.orientation.w = 1.0
+    marker.scale.x = marker.scale.y = marker.scale.z = 1.0
+    marker.color.a = 1.0
+    points = camera_points_m(result.vertices, np.asarray(result.params.pose), cam)
+    colors = vertex_colors(model, getattr(result.params, "alpha_alb", None))
+    idx = model.triangles.reshape(-1)
+    tri_points = points[idx].tolist()
+    tri_colors = colors[idx].tolist()
+    marker.points = [Point(x=p[0], y=p[1], z=p[2]) for p in tri_points]
+    marker.colors = [ColorRGBA(r=c[0], g=c[1], b=c[2], a=1.0) for c in tri_colors]
+    return marker
+
+
+def build_overlay(
+    image_rgb: np.ndarray,
+    result: Any,
+    model: ModelInfo | None,
+    *,
+    max_edges: int = 4000,
+) -> np.ndarray:
+    """Draw the projected mesh (wireframe), the 68 landmarks and the state onto the image.
+
+    Args:
+        image_rgb: ``[H, W, 3]`` uint8 input image (not modified).
+        result: ``TrackResult``.
+        model: model description (triangles); None draws landmarks and state only.
+        max_edges: at most this many triangles are drawn (evenly sub-sampled) to stay fast.
+
+    Returns:
+        ``[H, W, 3]`` uint8 RGB overlay.
+    """
+    out = np.ascontiguousarray(image_rgb, dtype=np.uint8).copy()
+    state = int(result.state)
+    colour = {0: (255, 200, 0), 1: (0, 255, 0), 2: (255, 0, 0)}.get(state, (255, 255, 255))
+    if state == 1 and result.params is not None:
+        if model is not None and result.vertices is not None:
+            uvd = project_vertices(result.vertices, np.asarray(result.params.pose))
+            tris = model.triangles
+            if len(tris) > max_edges:
+                tris = tris[:: int(math.ceil(len(tris) / max_edges))]
+            uv = np.round(uvd[:, :2]).astype(np.int32)
+            polys = [uv[t].reshape(-1, 1, 2) for t in tris]
+            cv2.polylines(out, polys, True, (0, 160, 255), 1, cv2.LINE_AA)
+        lm = getattr(result, "landmarks_2d", None)
+        if lm is not None:
+            for u, v in np.asarray(lm, dtype=np.float64).reshape(-1, 2):
+                if math.isfinite(u) and math.isfinite(v):
+                    cv2.circle(out, (int(round(u)), int(round(v))), 2, (255, 255, 0), -1)
+    label = f"{STATE_NAMES.get(state, str(state))} conf={float(result.confidence or 0):.2f}"
+    cv2.putText(out, label, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+    return out
+
+
+def build_diagnostics(
+    stamp: Any, name: str, hardware_id: str, level: int, message: str, values: dict[str, Any]
+) -> Any:
+    """A ``diagnostic_msgs/DiagnosticArray`` with one status.
+
+    Args:
+        stamp: ``builtin_interfaces/Time`` for the array header.
+        name: status name (e.g. ``face3d_node: tracking``).
+        hardware_id: e.g. the input frame id.
+        level: ``DiagnosticStatus.OK/WARN/ERROR/STALE`` (int).
+        message: one-line summary.
+        values: key -> value (formatted with ``str``; floats with 3 decimals).
+
+    Returns:
+        The DiagnosticArray.
+    """
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+    status = DiagnosticStatus()
+    status.level = bytes([int(level)])
+    status.name = name
+    status.message = message
+    status.hardware_id = hardware_id
+    status.values = [
+        KeyValue(key=str(k), value=(f"{v:.3f}" if isinstance(v, float) else str(v)))
+        for k, v in values.items()
+    ]
+    arr = DiagnosticArray()
+    arr.header.stamp = stamp
+    arr.status = [status]
+    return arr

@@ -1,0 +1,205 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Parameters of ``face3d_node``: declarations with descriptors, validation, typed snapshot.
+
+One table (:data:`PARAMETERS`) drives the declarations, the on-set validation callback,
+config/face3d.yaml and the parameter table in docs/node.md (a test checks they agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+
+__all__ = [
+    "BACKENDS",
+    "PARAMETERS",
+    "NodeParams",
+    "ParamSpec",
+    "declare_parameters",
+    "invalid_parameters",
+    "validate",
+]
+
+BACKENDS = ("onnxruntime", "torch", "tensorrt")
+CV_BRIDGE_MODES = ("auto", "never", "always")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: name, default, description, optional range/choices, read-only flag."""
+
+    name: str
+    default: Any
+    description: str
+    read_only: bool = False
+    int_range: tuple[int, int] | None = None
+    float_range: tuple[float, float] | None = None
+    choices: tuple[str, ...] | None = None
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "autostart", True,
+        "Configure and activate the lifecycle node on start (no lifecycle manager needed).",
+        read_only=True,
+    ),
+    ParamSpec(
+        "model_path", "",
+        "Face model .npz; empty = the model shipped in the package (face3d_ros/model/data).",
+        read_only=True,
+    ),
+    ParamSpec(
+        "weights_dir", "",
+        "Folder with the exported networks and their JSON sidecars; empty = face3d_ros/weights.",
+        read_only=True,
+    ),
+    ParamSpec(
+        "backend", "onnxruntime", "Inference backend; applied on the next activation.",
+        choices=BACKENDS,
+    ),
+    ParamSpec(
+        "device", "cpu", "Inference device: cpu, cuda or cuda:N; applied on the next activation.",
+    ),
+    ParamSpec(
+        "threads", 0, "Inference threads; 0 = the backend's default.", int_range=(0, 64),
+    ),
+    ParamSpec("use_fine", True, "Run the FineNet (displacement map) on tracked frames."),
+    ParamSpec(
+        "keyframe_interval", 0,
+        "Re-initialise from the Single-image CoarseNet every N tracked frames; 0 = never.",
+        int_range=(0, 10000),
+    ),
+    ParamSpec(
+        "min_confidence", 0.3,
+        "Below this confidence the face is declared LOST and the tracker re-initialises.",
+        float_range=(0.0, 1.0),
+    ),
+    ParamSpec("publish_mesh", True, "Publish the face_mesh Marker (TRIANGLE_LIST)."),
+    ParamSpec("publish_overlay", True, "Publish the overlay image (rgb8)."),
+    ParamSpec(
+        "publish_depth", True, "Publish the displacement and coarse_depth images (32FC1).",
+    ),
+    ParamSpec(
+        "mesh_frame", "",
+        "frame_id of the face_mesh Marker; empty = the input image's frame_id.",
+    ),
+    ParamSpec(
+        "assumed_focal_px", 600.0,
+        "Focal length (pixels) used for the metric mesh while no CameraInfo has arrived.",
+        float_range=(1.0, 100000.0),
+    ),
+    ParamSpec(
+        "camera_info_slop", 0.1,
+        "Max |stamp difference| (s) between an image and the CameraInfo used for it; "
+        "beyond it the newest older CameraInfo is used.",
+        float_range=(0.0, 10.0),
+    ),
+    ParamSpec(
+        "use_cv_bridge", "auto",
+        "Image decoding: auto = cv_bridge when importable, never, always.",
+        read_only=True, choices=CV_BRIDGE_MODES,
+    ),
+    ParamSpec(
+        "diagnostics_period", 1.0, "Seconds between /diagnostics messages.",
+        read_only=True, float_range=(0.1, 60.0),
+    ),
+)
+
+_BY_NAME = {p.name: p for p in PARAMETERS}
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """Typed snapshot of the node's parameters (see :data:`PARAMETERS` for meanings)."""
+
+    autostart: bool
+    model_path: str
+    weights_dir: str
+    backend: str
+    device: str
+    threads: int
+    use_fine: bool
+    keyframe_interval: int
+    min_confidence: float
+    publish_mesh: bool
+    publish_overlay: bool
+    publish_depth: bool
+    mesh_frame: str
+    assumed_focal_px: float
+    camera_info_slop: float
+    use_cv_bridge: str
+    diagnostics_period: float
+
+    @classmethod
+    def from_node(cls, node: Any) -> NodeParams:
+        """Read every parameter from a node that called :func:`declare_parameters`."""
+        return cls(**{f.name: node.get_parameter(f.name).value for f in fields(cls)})
+
+
+def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    desc = spec.description
+    if spec.choices:
+        desc += f" One of: {', '.join(spec.choices)}."
+    d = ParameterDescriptor(description=desc, read_only=spec.read_only)
+    if spec.int_range is not None:
+        d.integer_range = [IntegerRange(from_value=spec.int_range[0], to_value=spec.int_range[1])]
+    if spec.float_range is not None:
+        d.floating_point_range = [
+            FloatingPointRange(from_value=spec.float_range[0], to_value=spec.float_range[1])
+        ]
+    return d
+
+
+def validate(name: str, value: Any) -> str | None:
+    """Check one parameter value beyond its type and range; returns a reason or None if valid."""
+    spec = _BY_NAME.get(name)
+    if spec is None:
+        return None  # not ours (e.g. use_sim_time)
+    if spec.choices is not None and value not in spec.choices:
+        return f"{name} must be one of {', '.join(spec.choices)}, got {value!r}"
+    if name == "device":
+        ok = value == "cpu" or value == "cuda" or (
+            isinstance(value, str) and value.startswith("cuda:") and value[5:].isdigit()
+        )
+        if not ok:
+            return f"device must be cpu, cuda or cuda:N, got {value!r}"
+    if spec.float_range is not None and not (
+        spec.float_range[0] <= float(value) <= spec.float_range[1]
+    ):
+        return f"{name} must lie in [{spec.float_range[0]}, {spec.float_range[1]}], got {value}"
+    if spec.int_range is not None and not (spec.int_range[0] <= int(value) <= spec.int_range[1]):
+        return f"{name} must lie in [{spec.int_range[0]}, {spec.int_range[1]}], got {value}"
+    return None
+
+
+def declare_parameters(node: Any) -> None:
+    """Declare every parameter with its descriptor and install the validation callback.
+
+    Start-up values (YAML / command line) bypass the callback; :func:`invalid_parameters`
+    checks them (the node does so in ``on_configure`` and refuses to configure).
+    """
+    for spec in PARAMETERS:
+        node.declare_parameter(spec.name, spec.default, _descriptor(spec))
+
+    def _on_set(params: list[Any]) -> SetParametersResult:
+        for p in params:
+            reason = validate(p.name, p.value)
+            if reason is not None:
+                return SetParametersResult(successful=False, reason=reason)
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(_on_set)
+
+
+def invalid_parameters(node: Any) -> list[str]:
+    """Reasons why the node's current parameter values are invalid (empty when all are fine)."""
+    reasons = [validate(s.name, node.get_parameter(s.name).value) for s in PARAMETERS]
+    return [r for r in reasons if r is not None]

@@ -1,0 +1,70 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Frame counters and rolling latency / rate figures for the node's diagnostics."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+__all__ = ["FrameStats"]
+
+_STATE_NAMES = {0: "INITIALISING", 1: "TRACKING", 2: "LOST", -1: "NONE"}
+
+
+class FrameStats:
+    """Thread-safe-enough counters (ints updated under the GIL) plus a rolling window.
+
+    Attributes:
+        received: images received by the subscription callback.
+        dropped: images replaced by a newer one before inference got to them.
+        bad: images rejected by the conversion (ValueError).
+        failed: images on which the tracker raised.
+        published: images fully processed and published.
+    """
+
+    def __init__(self, window: int = 50) -> None:
+        """Keep the last ``window`` latencies / completion times."""
+        self._window = window
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        self.received = 0
+        self.dropped = 0
+        self.bad = 0
+        self.failed = 0
+        self.published = 0
+        self.state = -1
+        self._latencies: deque[float] = deque(maxlen=self._window)
+        self._done: deque[float] = deque(maxlen=self._window)
+
+    def set_state(self, state: int) -> None:
+        """Remember the tracker state of the last processed frame."""
+        self.state = state
+
+    def add_latency(self, seconds: float) -> None:
+        """Record the processing time of one published frame."""
+        with self._lock:
+            self._latencies.append(seconds)
+            self._done.append(time.monotonic())
+
+    def snapshot(self) -> dict[str, object]:
+        """Current figures: counts, output rate (Hz) and mean/max latency (ms)."""
+        with self._lock:
+            lat = list(self._latencies)
+            done = list(self._done)
+        rate = (len(done) - 1) / (done[-1] - done[0]) if len(done) > 1 and done[-1] > done[0] else 0.0
+        return {
+            "tracker_state": _STATE_NAMES.get(self.state, str(self.state)),
+            "frames_received": self.received,
+            "frames_published": self.published,
+            "frames_dropped_busy": self.dropped,
+            "bad_frames": self.bad,
+            "failed_frames": self.failed,
+            "output_rate_hz": float(rate),
+            "latency_mean_ms": float(1000.0 * sum(lat) / len(lat)) if lat else 0.0,
+            "latency_max_ms": float(1000.0 * max(lat)) if lat else 0.0,
+        }

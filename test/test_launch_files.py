@@ -1,0 +1,103 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Static checks of launch/face3d.launch.py, config/face3d.yaml and config/face3d.rviz.
+
+launch / launch_ros are not installable here, so the launch file is checked by its syntax tree
+(and executed only where launch_ros is importable).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import pathlib
+
+import pytest
+import yaml
+
+from face3d_ros.node.parameters import PARAMETERS
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+LAUNCH = ROOT / "launch" / "face3d.launch.py"
+PARAMS = ROOT / "config" / "face3d.yaml"
+RVIZ = ROOT / "config" / "face3d.rviz"
+
+
+def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if (isinstance(f, ast.Name) and f.id == name) or (
+                isinstance(f, ast.Attribute) and f.attr == name
+            ):
+                out.append(node)
+    return out
+
+
+def test_launch_file_syntax_and_arguments() -> None:
+    """Parses; defines generate_launch_description; every argument has a description."""
+    tree = ast.parse(LAUNCH.read_text(), filename=str(LAUNCH))
+    funcs = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert "generate_launch_description" in funcs
+    declared = {}
+    for call in _calls(tree, "DeclareLaunchArgument"):
+        name = ast.literal_eval(call.args[0])
+        kw = {k.arg: k.value for k in call.keywords}
+        assert "description" in kw and ast.literal_eval(kw["description"]).strip(), name
+        assert "default_value" in kw, name
+        declared[name] = kw
+    assert {"image_topic", "camera_info_topic", "namespace", "params_file", "use_sim_time",
+            "rviz", "autostart"} <= set(declared)
+    used = {ast.literal_eval(c.args[0]) for c in _calls(tree, "LaunchConfiguration")}
+    assert used <= set(declared), used - set(declared)
+    nodes = _calls(tree, "LifecycleNode")
+    assert len(nodes) == 1
+    kw = {k.arg: k.value for k in nodes[0].keywords}
+    assert ast.literal_eval(kw["executable"]) == "face3d_node"
+    remaps = [ast.literal_eval(e.elts[0]) for e in kw["remappings"].elts]
+    assert remaps == ["image", "camera_info"]
+    assert _calls(tree, "IfCondition"), "rviz must be optional"
+    # No work at launch time: no subprocess / os.system / installers.
+    src = LAUNCH.read_text()
+    for forbidden in ("subprocess", "os.system", "pip ", "ExecuteProcess"):
+        assert forbidden not in src
+
+
+def test_launch_file_references_exist() -> None:
+    """Files the launch file joins under the package share exist in the source tree."""
+    tree = ast.parse(LAUNCH.read_text())
+    for call in _calls(tree, "PathJoinSubstitution"):
+        parts = [ast.literal_eval(e) for e in call.args[0].elts[1:]]
+        assert (ROOT.joinpath(*parts)).is_file(), parts
+    assert PARAMS.is_file() and RVIZ.is_file()
+
+
+def test_params_yaml_matches_declarations() -> None:
+    """config/face3d.yaml lists exactly the declared parameters, with their defaults' types."""
+    doc = yaml.safe_load(PARAMS.read_text())
+    params = doc["/**"]["ros__parameters"]
+    specs = {p.name: p for p in PARAMETERS}
+    assert set(params) == set(specs)
+    for name, value in params.items():
+        default = specs[name].default
+        assert type(value) is type(default), (name, value, default)
+        assert value == default, f"{name}: yaml {value!r} != declared default {default!r}"
+
+
+def test_rviz_config_topics() -> None:
+    """The rviz config shows the node's overlay, displacement and face_mesh topics."""
+    doc = yaml.safe_load(RVIZ.read_text())
+    displays = doc["Visualization Manager"]["Displays"]
+    topics = {d["Class"].split("/")[-1] + ":" + d["Topic"]["Value"] for d in displays
+              if "Topic" in d}
+    assert {"Image:/overlay", "Image:/displacement", "Marker:/face_mesh"} <= topics
+
+
+@pytest.mark.skipif(importlib.util.find_spec("launch_ros") is None, reason="launch_ros missing")
+def test_launch_description_builds() -> None:
+    """Where launch_ros exists, the description builds (not run here: no launch_ros wheel)."""
+    spec = importlib.util.spec_from_file_location("face3d_launch", LAUNCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.generate_launch_description().entities
