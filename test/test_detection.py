@@ -44,7 +44,9 @@ def test_missing_predictor_raises_clear_error(tmp_path: pathlib.Path) -> None:
         FaceDetector(missing)
 
 
-def test_missing_predictor_from_env(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_predictor_from_env(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FACE3D_DLIB_PREDICTOR", str(tmp_path / "absent.dat"))
     with pytest.raises(FileNotFoundError, match="FACE3D_DLIB_PREDICTOR"):
         resolve_predictor_path()
