@@ -1,0 +1,197 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""NetBundle: the three nets of the tracker plus the face model they were trained for.
+
+A weights directory holds ``coarse``, ``tracking`` and ``fine`` weight files (``.onnx`` with JSON
+sidecars for ONNX Runtime and TensorRT, ``.pt`` checkpoints for PyTorch). The default directory
+is the package's ``face3d_ros/weights/``. Loading never falls back silently: a missing file, a
+corrupted file or weights trained for another face model raise
+:class:`~face3d_ros.nets.weights.WeightFileError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from face3d_ros.runtime.backend import BACKEND_KINDS, InferenceBackend, create_backend
+
+__all__ = ["NET_FILES", "NetBundle", "default_weights_dir", "weight_file"]
+
+#: File stems of the three nets inside a weights directory.
+NET_FILES: dict[str, str] = {"coarse": "coarse", "tracking": "tracking", "fine": "fine"}
+_SUFFIX = {"onnxruntime": ".onnx", "tensorrt": ".onnx", "torch": ".pt"}
+
+
+def default_weights_dir() -> Path:
+    """The package's shipped weights directory.
+
+    Returns:
+        ``<face3d_ros package>/weights``.
+    """
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+def weight_file(weights_dir: str | os.PathLike[str], net: str, backend: str) -> Path:
+    """Path of one net's weight file for a backend.
+
+    Args:
+        weights_dir: Weights directory.
+        net: ``coarse``, ``tracking`` or ``fine``.
+        backend: Backend kind.
+
+    Returns:
+        ``<weights_dir>/<net>.onnx`` or ``<weights_dir>/<net>.pt``.
+
+    Raises:
+        ValueError: Unknown net or backend.
+    """
+    if net not in NET_FILES:
+        raise ValueError(f"unknown net {net!r}; expected one of {sorted(NET_FILES)}")
+    if backend not in _SUFFIX:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKEND_KINDS)}")
+    return Path(weights_dir) / (NET_FILES[net] + _SUFFIX[backend])
+
+
+@dataclass
+class NetBundle:
+    """The tracker's nets and face model.
+
+    Attributes:
+        coarse: Single-image CoarseNet (``image [B, 3, 224, 224] -> params``).
+        tracking: Tracking CoarseNet (``input [B, 6, 256, 256] -> params``).
+        fine: FineNet (``input [B, 2, 256, 256] -> displacement``) or None when not loaded.
+        model: The :class:`~face3d_ros.model.morphable.MorphableModel` the nets were trained for
+            (truncated to the nets' dimensions).
+        weights_dir: Where the weights came from (None when assembled by hand).
+        backend: Backend kind used for the nets.
+    """
+
+    coarse: InferenceBackend
+    tracking: InferenceBackend
+    fine: InferenceBackend | None
+    model: Any
+    weights_dir: Path | None = None
+    backend: str = "onnxruntime"
+    metas: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(
+        cls,
+        weights_dir: str | os.PathLike[str] | None = None,
+        *,
+        backend: str = "onnxruntime",
+        device: str = "cpu",
+        threads: int | None = None,
+        model: Any = None,
+        load_fine: bool = True,
+        check_hash: bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> NetBundle:
+        """Load the nets of a weights directory.
+
+        Args:
+            weights_dir: Directory with ``coarse``/``tracking``/``fine`` weights (default:
+                :func:`default_weights_dir`).
+            backend: ``"onnxruntime"`` (default), ``"torch"`` or ``"tensorrt"`` (GPU only).
+            device: ``"cpu"`` or ``"cuda[:N]"``.
+            threads: Intra-op CPU threads per net (None = library default).
+            model: The face model (FaceModelData or MorphableModel). None loads the package's
+                default model, which must be the one recorded in the weights' sidecars.
+            load_fine: Also load FineNet (its file must then exist).
+            check_hash: Verify size and sha256 of every weight file.
+            cache_dir: TensorRT engine cache root.
+
+        Returns:
+            The bundle.
+
+        Raises:
+            WeightFileError: A weight file or sidecar is missing, corrupted, or the nets were
+                trained for another face model.
+            RuntimeError: The backend cannot run here.
+        """
+        from face3d_ros.model.morphable import MorphableModel
+        from face3d_ros.nets.weights import WeightFileError
+
+        wdir = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+        if not wdir.is_dir():
+            raise WeightFileError(f"weights directory {wdir} does not exist")
+        coarse_path = weight_file(wdir, "coarse", backend)
+        if not coarse_path.is_file():
+            raise WeightFileError(
+                f"no trained weights in {wdir}: {coarse_path.name} is missing (the package ships "
+                "them in face3d_ros/weights/; export your own with training/export.py)"
+            )
+        morph = cls._resolve_model(model, coarse_path, backend)
+        kwargs: dict[str, Any] = {"device": device, "model": morph}
+        if backend != "torch":
+            kwargs["check_hash"] = check_hash
+        if backend != "tensorrt":
+            kwargs["threads"] = threads
+        else:
+            kwargs["cache_dir"] = cache_dir
+        if backend == "tensorrt" and threads is not None:
+            raise ValueError("threads does not apply to the tensorrt backend")
+        nets: dict[str, InferenceBackend | None] = {}
+        for name in ("coarse", "tracking", "fine"):
+            if name == "fine" and not load_fine:
+                nets[name] = None
+                continue
+            path = weight_file(wdir, name, backend)
+            if not path.is_file():
+                raise WeightFileError(f"weight file {path} is missing")
+            nets[name] = create_backend(backend, path, net=name, **kwargs)  # type: ignore[arg-type]
+        if not isinstance(morph, MorphableModel):  # pragma: no cover - _resolve_model guarantees
+            raise WeightFileError("internal error: model not resolved")
+        metas = {k: v.meta for k, v in nets.items() if v is not None}
+        return cls(
+            coarse=nets["coarse"],  # type: ignore[arg-type]
+            tracking=nets["tracking"],  # type: ignore[arg-type]
+            fine=nets["fine"],
+            model=morph,
+            weights_dir=wdir,
+            backend=backend,
+            metas=metas,
+        )
+
+    @staticmethod
+    def _resolve_model(model: Any, coarse_path: Path, backend: str) -> Any:
+        """Build the MorphableModel the nets need (default model when ``model`` is None)."""
+        from face3d_ros.model.morphable import MorphableModel
+        from face3d_ros.nets.weights import WeightFileError, read_sidecar
+
+        if isinstance(model, MorphableModel):
+            return model
+        if backend == "torch":
+            import torch
+
+            try:
+                header = torch.load(coarse_path, map_location="cpu", weights_only=True)
+            except Exception as exc:  # truncated / foreign file
+                raise WeightFileError(f"cannot read checkpoint {coarse_path}: {exc}") from exc
+            if not isinstance(header, dict) or "model_dims" not in header:
+                raise WeightFileError(f"{coarse_path} is not a face3d_ros checkpoint")
+            model_id, dims = header.get("model_id"), header["model_dims"]
+        else:
+            meta = read_sidecar(coarse_path)
+            model_id, dims = meta.get("model_id"), meta["model_dims"]
+        if model is None:
+            from face3d_ros.model.default import load_default_model
+
+            model = load_default_model()
+            if model_id and model.model_id != model_id:
+                raise WeightFileError(
+                    f"{coarse_path} was trained for face model {model_id!r} but the default "
+                    f"model is {model.model_id!r}; pass the matching model"
+                )
+        try:
+            return MorphableModel(
+                model, n_id=int(dims["n_id"]), n_exp=int(dims["n_exp"]), n_alb=int(dims["n_alb"])
+            )
+        except (KeyError, ValueError) as exc:
+            raise WeightFileError(
+                f"{coarse_path}: the nets' dims {dict(dims)} do not fit face model "
+                f"{getattr(model, 'model_id', '?')!r}: {exc}"
+            ) from exc
