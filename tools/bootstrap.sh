@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Set up everything the project needs, from a fresh clone, without a ROS install:
+#   1. system packages (Debian apt): libdlib-data (iBUG 68-landmark predictor), libxml2-utils;
+#   2. the project-local virtual environment .venv with the exact pins of tools/requirements.*
+#      (ROS 2 Kilted from wheels: rclpy + Fast DDS, message packages, rosidl generators, colcon);
+#   3. fix-ups of the ROS wheels' exported CMake files (include folders of the wheel builder);
+#   4. `colcon build` of this package (FaceParams message + Python package) into install/.
+# Every step is skipped when its stamp says it is up to date, so a second run takes seconds.
+# Safe to run from any working directory. Environment knobs:
+#   FACE3D_PYTHON   interpreter used to create .venv (default: python3.11)
+#   FACE3D_SKIP_APT=1  do not touch system packages (e.g. no root); missing ones are reported.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${ROOT}"
+VENV="${ROOT}/.venv"
+PY_FOR_VENV="${FACE3D_PYTHON:-python3.11}"
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
+
+hash_files() {
+  # sha256 over the names and contents of the given files (missing files hash as absent).
+  local f
+  for f in "$@"; do
+    printf '%s\n' "${f}"
+    if [[ -f "${f}" ]]; then sha256sum < "${f}"; else printf 'absent\n'; fi
+  done | sha256sum | cut -d' ' -f1
+}
+
+# --- 1. system packages -------------------------------------------------------------------
+APT_PACKAGES=(libdlib-data libxml2-utils)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("${pkg}")
+  fi
+done
+if ((${#missing[@]})); then
+  if [[ "${FACE3D_SKIP_APT:-0}" == 1 ]]; then
+    log "WARNING: system packages missing (FACE3D_SKIP_APT=1): ${missing[*]}"
+  else
+    SUDO=()
+    if [[ "$(id -u)" != 0 ]]; then
+      command -v sudo >/dev/null || die "need root or sudo to install: ${missing[*]}"
+      SUDO=(sudo)
+    fi
+    log "installing system packages: ${missing[*]}"
+    "${SUDO[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  fi
+fi
+
+# --- 2. virtual environment ---------------------------------------------------------------
+if [[ ! -x "${VENV}/bin/python" ]]; then
+  command -v "${PY_FOR_VENV}" >/dev/null || die "${PY_FOR_VENV} not found (set FACE3D_PYTHON)"
+  log "creating ${VENV} with $("${PY_FOR_VENV}" -V 2>&1)"
+  "${PY_FOR_VENV}" -m venv "${VENV}"
+fi
+PY="${VENV}/bin/python"
+"${PY}" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+  || die "${VENV} is not Python 3.11 (the ROS 2 Kilted wheels are cp311); delete it and re-run"
+
+REQ_STAMP="${VENV}/.face3d-requirements.sha256"
+req_hash="$(hash_files tools/requirements.txt tools/requirements.lock)"
+if [[ ! -f "${REQ_STAMP}" || "$(cat "${REQ_STAMP}")" != "${req_hash}" ]]; then
+  log "installing pinned Python packages (first run: several minutes)"
+  rm -f "${REQ_STAMP}"
+  "${PY}" -m pip install --quiet --disable-pip-version-check \
+    -r tools/requirements.txt -c tools/requirements.lock
+  printf '%s\n' "${req_hash}" > "${REQ_STAMP}"
+fi
+
+# --- 3. fix-ups of the wheels' exported CMake files ---------------------------------------
+# The wheels were built in a manylinux container; their exported targets name that machine's
+# Python and numpy include folders. Point them at this interpreter's (idempotent, cheap).
+py_include="$("${PY}" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+np_include="$("${PY}" -c 'import numpy; print(numpy.get_include())')"
+[[ -d "${py_include}" ]] || die "Python headers not found at ${py_include} (install python3.11-dev)"
+mapfile -t stale < <(grep -rl --include='*.cmake' '/opt/python/cp311-cp311/' "${VENV}/share" || true)
+if ((${#stale[@]})); then
+  log "fixing include folders in ${#stale[@]} exported CMake files"
+  sed -i \
+    -e "s#/opt/python/cp311-cp311/include/python3.11#${py_include}#g" \
+    -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#${np_include}#g" \
+    "${stale[@]}"
+  if grep -rl --include='*.cmake' '/opt/python/cp311-cp311/' "${VENV}/share"; then
+    die "unexpected /opt/python paths left in the files above"
+  fi
+fi
+
+# rosidl_generator_py exports the numpy include folder of the build's interpreter with the
+# generated Python-support library. With the venv inside this source tree CMake refuses to
+# export a path "prefixed in the source directory"; the folder is only needed to compile the
+# library itself, so keep it to the build interface.
+gen_py_cmake="${VENV}/share/rosidl_generator_py/cmake/rosidl_generator_py_generate_interfaces.cmake"
+[[ -f "${gen_py_cmake}" ]] || die "missing ${gen_py_cmake} (ros-rosidl-generator-py not installed?)"
+np_export='PUBLIC ${Python3_INCLUDE_DIRS} ${Python3_NumPy_INCLUDE_DIRS})'
+np_build='PUBLIC ${Python3_INCLUDE_DIRS} "$<BUILD_INTERFACE:${Python3_NumPy_INCLUDE_DIRS}>")'
+if grep -qF "${np_export}" "${gen_py_cmake}"; then
+  log "fixing the numpy include export of rosidl_generator_py"
+  "${PY}" - "${gen_py_cmake}" "${np_export}" "${np_build}" <<'PYEOF'
+import pathlib
+import sys
+
+path, old, new = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+path.write_text(path.read_text().replace(old, new))
+PYEOF
+fi
+
+# --- 4. colcon build ----------------------------------------------------------------------
+# Rebuild when the interface, the build files, the venv or the set of installed files changes.
+# The install uses --symlink-install: edits to existing .py files are live without a rebuild.
+installed_names="$(find face3d_ros launch config scripts -type f \
+  \( -name '*.py' -o -name '*.npz' -o -name '*.onnx' -o -name '*.json' -o -name '*.md' \
+     -o -name '*.launch.py' -o -name '*.yaml' -o -name '*.rviz' -o -path 'scripts/*' \) \
+  -not -path '*/__pycache__/*' 2>/dev/null | LC_ALL=C sort || true)"
+build_hash="$( {
+  printf '%s\n' "${req_hash}" "${installed_names}"
+  hash_files package.xml CMakeLists.txt msg/*.msg scripts/face3d_node
+} | sha256sum | cut -d' ' -f1)"
+BUILD_STAMP="${ROOT}/install/.face3d-build.sha256"
+if [[ ! -f "${BUILD_STAMP}" || "$(cat "${BUILD_STAMP}")" != "${build_hash}" ]]; then
+  log "colcon build (FaceParams message + Python package)"
+  rm -f "${BUILD_STAMP}"
+  # Drop installed links whose source file was deleted or renamed.
+  if [[ -d install ]]; then find install -xtype l -delete; fi
+  export AMENT_PREFIX_PATH="${VENV}" CMAKE_PREFIX_PATH="${VENV}"
+  export PATH="${VENV}/bin:${PATH}"
+  unset PYTHONPATH
+  if ! "${VENV}/bin/colcon" --log-base log build \
+      --base-paths "${ROOT}" --build-base build --install-base install \
+      --merge-install --symlink-install \
+      --event-handlers console_stderr+ summary+ desktop_notification- \
+      --cmake-args -DPython3_EXECUTABLE="${PY}" -DBUILD_TESTING=OFF; then
+    die "colcon build failed (see the messages above and log/latest_build/)"
+  fi
+  printf '%s\n' "${build_hash}" > "${BUILD_STAMP}"
+fi
+log "ready"
