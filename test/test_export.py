@@ -1,0 +1,170 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""ONNX export matches PyTorch; corrupted or mismatched weight files are clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from face3d_ros.model.synthetic import make_synthetic_model
+from face3d_ros.nets import CoarseNet, FineNet, TrackingNet
+from face3d_ros.nets.heads import Denormalized
+from face3d_ros.nets.tensorrt import TensorRTUnavailableError, build_tensorrt_engine
+from face3d_ros.nets.weights import (
+    WeightFileError,
+    load_checkpoint,
+    save_checkpoint,
+    verify_weights,
+)
+from training.export import export_onnx, main, run_onnx
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The tiny synthetic face model."""
+    return make_synthetic_model()
+
+
+def _perturb(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give the (zero-initialised) heads and BN statistics non-trivial values."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+        for name, b in net.named_buffers():
+            if name.endswith("running_var"):
+                b.uniform_(0.5, 1.5, generator=g)
+    return net.eval()
+
+
+def _coarse(model) -> CoarseNet:
+    size = model.n_id + model.n_exp + 6
+    mean = np.zeros(size, np.float32)
+    mean[-3:] = (112.0, 112.0, 2.0)
+    std = np.ones(size, np.float32)
+    std[-3:] = (10.0, 10.0, 0.3)
+    return _perturb(CoarseNet(model.n_id, model.n_exp, mean, std))
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    """A coarse net exported once (fp32) for several tests."""
+    path = tmp_path_factory.mktemp("w") / "coarse.onnx"
+    net = _coarse(model)
+    meta = export_onnx(net, path, model=model, training={"command": "test"})
+    return net, path, meta
+
+
+def test_onnx_matches_pytorch_with_dynamic_batch(exported):
+    net, path, meta = exported
+    assert meta["check"]["max_abs_diff_fp32"] <= 1e-3
+    proto = onnx.load(str(path))
+    assert [i.name for i in proto.graph.input] == ["image"]
+    assert [o.name for o in proto.graph.output] == ["params"]
+    assert proto.opset_import[0].version >= 17
+    for batch in (1, 3):
+        x = torch.rand(batch, 3, 224, 224)
+        with torch.no_grad():
+            ref = Denormalized(net)(x).numpy()
+        out = run_onnx(path, x.numpy())
+        assert out.shape == ref.shape
+        assert np.max(np.abs(out - ref)) <= 1e-3
+
+
+def test_sidecar_contents(exported, model):
+    _, path, meta = exported
+    side = json.loads(path.with_suffix(".json").read_text())
+    assert side["net"] == "coarse" and side["model_id"] == model.model_id
+    assert side["model_dims"]["n_id"] == model.n_id
+    assert side["input"]["shape"] == [None, 3, 224, 224]
+    assert len(side["output_spec"]["mean"]) == model.n_id + model.n_exp + 6
+    assert side["training"]["command"] == "test"
+    assert verify_weights(path, net="coarse", model=model)["sha256"] == side["sha256"]
+
+
+def test_fp16_weights_keep_float32_io(model, tmp_path):
+    net = _perturb(FineNet(channels=(8, 16, 32)))
+    path = tmp_path / "fine.onnx"
+    meta = export_onnx(net, path, model=model, fp16=True)
+    proto = onnx.load(str(path))
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in proto.graph.initializer)
+    assert meta["weights_dtype"] == "float16"
+    x = np.random.default_rng(0).random((1, 2, 256, 256), dtype=np.float32)
+    out = run_onnx(path, x)
+    with torch.no_grad():
+        ref = Denormalized(net)(torch.from_numpy(x)).numpy()
+    assert out.dtype == np.float32 and out.shape == (1, 1, 256, 256)
+    assert np.max(np.abs(out - ref)) <= meta["check"]["fp16_tolerance"]
+
+
+def test_tracking_export(model, tmp_path):
+    net = _perturb(TrackingNet(model.n_id, model.n_exp, model.n_alb))
+    meta = export_onnx(net, tmp_path / "tracking.onnx", model=model, check_batch=1)
+    assert meta["output"]["shape"] == [None, model.n_id + model.n_exp + model.n_alb + 33]
+    assert meta["check"]["max_abs_diff_fp32"] <= 1e-3
+
+
+def test_corrupted_truncated_and_mismatched_files(exported, model, tmp_path):
+    _, path, _ = exported
+    data = path.read_bytes()
+    side = path.with_suffix(".json").read_text()
+
+    bad = tmp_path / "coarse.onnx"
+    bad.with_suffix(".json").write_text(side)
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(WeightFileError, match="sha256"):
+        verify_weights(bad)
+    bad.write_bytes(data[: len(data) // 3])
+    with pytest.raises(WeightFileError, match="truncated"):
+        verify_weights(bad)
+    bad.write_bytes(data)
+    verify_weights(bad, model=model)
+    other = make_synthetic_model(n_id=4)
+    with pytest.raises(WeightFileError, match="n_id=8 but the face model has n_id=4"):
+        verify_weights(bad, model=other)
+    with pytest.raises(WeightFileError, match="expected tracking"):
+        verify_weights(bad, net="tracking")
+    bad.with_suffix(".json").unlink()
+    with pytest.raises(WeightFileError, match="missing sidecar"):
+        verify_weights(bad)
+    assert main(["verify", str(path)]) == 0
+    assert main(["verify", str(bad)]) == 1
+
+
+def test_checkpoint_roundtrip_and_errors(model, tmp_path):
+    net = _perturb(FineNet(channels=(8, 16)))
+    path = tmp_path / "fine.pt"
+    save_checkpoint(path, net, model=model, extra={"step": 3})
+    loaded, ckpt = load_checkpoint(path, net="fine", model=model)
+    assert ckpt["step"] == 3
+    x = torch.rand(1, 2, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net(x))
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(WeightFileError, match="truncated or corrupted"):
+        load_checkpoint(path)
+    coarse = tmp_path / "coarse.pt"
+    save_checkpoint(coarse, CoarseNet(model.n_id, model.n_exp), model=model)
+    with pytest.raises(WeightFileError, match="n_exp"):
+        load_checkpoint(coarse, model=make_synthetic_model(n_exp=3))
+    with pytest.raises(WeightFileError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="tests the no-GPU error path")
+def test_tensorrt_without_gpu_is_clear_error(model, tmp_path):
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, CoarseNet(model.n_id, model.n_exp), model=model)
+    with pytest.raises(TensorRTUnavailableError, match="CUDA"):
+        build_tensorrt_engine(path, tmp_path / "trt")
