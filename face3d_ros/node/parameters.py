@@ -25,6 +25,7 @@ __all__ = [
     "ParamSpec",
     "declare_parameters",
     "invalid_parameters",
+    "invalid_parameters_in",
     "validate",
 ]
 
@@ -201,5 +202,21 @@ def declare_parameters(node: Any) -> None:
 
 def invalid_parameters(node: Any) -> list[str]:
     """Reasons why the node's current parameter values are invalid (empty when all are fine)."""
-    reasons = [validate(s.name, node.get_parameter(s.name).value) for s in PARAMETERS]
-    return [r for r in reasons if r is not None]
+    return invalid_parameters_in({s.name: node.get_parameter(s.name).value for s in PARAMETERS})
+
+
+def invalid_parameters_in(values: dict[str, Any]) -> list[str]:
+    """Like :func:`invalid_parameters` for a name -> value dict (types checked too)."""
+    reasons = []
+    for spec in PARAMETERS:
+        value = values.get(spec.name, spec.default)
+        expected = type(spec.default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not expected:
+            reasons.append(f"{spec.name} must be {expected.__name__}, got {value!r}")
+            continue
+        reason = validate(spec.name, value)
+        if reason is not None:
+            reasons.append(reason)
+    return reasons

@@ -1,0 +1,318 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""``face3d_node``: the lifecycle node wrapping the ROS-free tracking pipeline.
+
+Lifecycle:
+    * ``__init__``: declares parameters (with descriptors and validation).
+    * ``on_configure``: creates the (lifecycle) publishers.
+    * ``on_activate``: loads the face model and the network weights, subscribes to ``image`` and
+      ``camera_info``. Missing or corrupt files -> logged error, FAILURE (the node stays
+      inactive and keeps running; fix the files and activate again).
+    * ``on_deactivate`` / ``on_cleanup``: unsubscribe and free the tracker / publishers.
+    * ``autostart`` (default true): configure + activate on start, since there is no
+      lifecycle manager here (launch_ros' LifecycleNode can still drive it when autostart is
+      false).
+
+Threading: the image callback only stores the newest message (counting those it replaces as
+dropped) and triggers a guard condition; inference runs in its own MutuallyExclusive callback
+group on a MultiThreadedExecutor, so parameter and lifecycle services stay responsive.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
+from sensor_msgs.msg import Image
+from visualization_msgs.msg import Marker
+
+from face3d_ros.node.builders import (
+    CameraIntrinsics,
+    ModelInfo,
+    build_depth_image,
+    build_diagnostics,
+    build_face_params,
+    build_mesh_marker,
+    build_overlay,
+)
+from face3d_ros.node.camera_info import CameraInfoSource
+from face3d_ros.node.conversions import ImageConverter, numpy_to_image
+from face3d_ros.node.parameters import NodeParams, declare_parameters, invalid_parameters
+from face3d_ros.node.stats import FrameStats
+from face3d_ros.node.tracking import TrackerLoadError, load_tracker
+
+__all__ = ["Face3dNode", "main"]
+
+#: Newest frame only: best effort, volatile, KEEP_LAST depth 1 (sensor-data QoS with depth 1).
+SENSOR_QOS = QoSProfile(
+    history=QoSHistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=QoSReliabilityPolicy.BEST_EFFORT,
+    durability=QoSDurabilityPolicy.VOLATILE,
+)
+#: Outputs: reliable, depth 5 (compatible with reliable and best-effort subscribers).
+OUTPUT_QOS = QoSProfile(
+    history=QoSHistoryPolicy.KEEP_LAST, depth=5, reliability=QoSReliabilityPolicy.RELIABLE
+)
+
+
+class Face3dNode(LifecycleNode):
+    """Dense 3D face reconstruction node (see the module docstring and docs/node.md)."""
+
+    def __init__(self, node_name: str = "face3d_node", **kwargs: Any) -> None:
+        """Declare parameters; nothing is loaded or subscribed before configure/activate."""
+        super().__init__(node_name, **kwargs)
+        declare_parameters(self)
+        self._inference_group = MutuallyExclusiveCallbackGroup()
+        self._io_group = MutuallyExclusiveCallbackGroup()
+        self._lock = threading.Lock()
+        self._pending: Image | None = None
+        self._stats = FrameStats()
+        self._pubs: dict[str, Any] = {}
+        self._diag_pub = None
+        self._diag_timer = None
+        self._image_sub = None
+        self._camera_info: CameraInfoSource | None = None
+        self._guard = None
+        self._tracker = None
+        self._model_info: ModelInfo | None = None
+        self._converter: ImageConverter | None = None
+        self._warned_no_camera_info = False
+        self._state_name = "UNCONFIGURED"
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Create the publishers and the image decoder."""
+        reasons = invalid_parameters(self)
+        if reasons:
+            for reason in reasons:
+                self.get_logger().error(f"invalid parameter: {reason}")
+            return TransitionCallbackReturn.FAILURE
+        p = NodeParams.from_node(self)
+        try:
+            self._converter = ImageConverter(p.use_cv_bridge)
+        except ImportError as exc:
+            self.get_logger().error(f"use_cv_bridge=always but cv_bridge is missing: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self.get_logger().info(f"image decoding: {self._converter.backend}")
+        from face3d_ros.msg import FaceParams
+
+        self._pubs = {
+            "face_params": self.create_lifecycle_publisher(FaceParams, "face_params", OUTPUT_QOS),
+            "displacement": self.create_lifecycle_publisher(Image, "displacement", OUTPUT_QOS),
+            "coarse_depth": self.create_lifecycle_publisher(Image, "coarse_depth", OUTPUT_QOS),
+            "face_mesh": self.create_lifecycle_publisher(Marker, "face_mesh", OUTPUT_QOS),
+            "overlay": self.create_lifecycle_publisher(Image, "overlay", OUTPUT_QOS),
+        }
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diag_timer = self.create_timer(
+            p.diagnostics_period, self._publish_diagnostics, callback_group=self._io_group
+        )
+        self._state_name = "INACTIVE"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load model + weights and subscribe; FAILURE with a logged reason when they are bad."""
+        p = NodeParams.from_node(self)
+        try:
+            tracker, model_data = load_tracker(p)
+        except TrackerLoadError as exc:
+            self.get_logger().error(f"cannot activate: {exc}")
+            self._state_name = "INACTIVE (load failed)"
+            return TransitionCallbackReturn.FAILURE
+        self._tracker = tracker
+        self._model_info = ModelInfo.from_model_data(model_data)
+        self.get_logger().info(
+            f"loaded model {self._model_info.model_id!r} ({self._model_info.n_vertices} vertices),"
+            f" backend {p.backend} on {p.device}"
+        )
+        self._guard = self.create_guard_condition(
+            self._process_pending, callback_group=self._inference_group
+        )
+        self._image_sub = self.create_subscription(
+            Image, "image", self._on_image, SENSOR_QOS, callback_group=self._io_group
+        )
+        self._camera_info = CameraInfoSource(self, "camera_info", SENSOR_QOS, self._io_group)
+        self.get_logger().info(f"CameraInfo lookup: {self._camera_info.backend}")
+        self._stats.reset()
+        self._state_name = "ACTIVE"
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe and free the tracker (networks, model)."""
+        self._release_inputs()
+        self._tracker = None
+        self._state_name = "INACTIVE"
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Destroy the publishers."""
+        self._release_outputs()
+        self._state_name = "UNCONFIGURED"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything."""
+        self._release_inputs()
+        self._tracker = None
+        self._release_outputs()
+        self._state_name = "FINALIZED"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything and go back to unconfigured."""
+        self.get_logger().error("error during a transition; releasing resources")
+        return self.on_shutdown(state)
+
+    def _release_inputs(self) -> None:
+        if self._image_sub is not None:
+            self.destroy_subscription(self._image_sub)
+            self._image_sub = None
+        if self._camera_info is not None:
+            self._camera_info.destroy()
+            self._camera_info = None
+        if self._guard is not None:
+            self.destroy_guard_condition(self._guard)
+            self._guard = None
+        with self._lock:
+            self._pending = None
+
+    def _release_outputs(self) -> None:
+        for pub in self._pubs.values():
+            self.destroy_lifecycle_publisher(pub)
+        self._pubs = {}
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = None
+        if self._diag_pub is not None:
+            self.destroy_publisher(self._diag_pub)
+            self._diag_pub = None
+
+    # ------------------------------------------------------------------ data path
+    def _on_image(self, msg: Image) -> None:
+        """Keep only the newest frame; one still waiting when another arrives is dropped."""
+        with self._lock:
+            if self._pending is not None:
+                self._stats.dropped += 1
+            self._pending = msg
+            self._stats.received += 1
+            guard = self._guard
+        if guard is not None:
+            guard.trigger()
+
+    def _process_pending(self) -> None:
+        with self._lock:
+            msg, self._pending = self._pending, None
+        if msg is None or self._tracker is None:
+            return
+        t0 = time.perf_counter()
+        try:
+            self._process(msg)
+        except ValueError as exc:
+            self._stats.bad += 1
+            self.get_logger().error(f"rejected image (stamp {msg.header.stamp.sec}."
+                                    f"{msg.header.stamp.nanosec:09d}): {exc}")
+            return
+        except Exception as exc:  # keep running whatever a single frame does
+            self._stats.failed += 1
+            self.get_logger().error(f"processing failed: {type(exc).__name__}: {exc}")
+            return
+        self._stats.add_latency(time.perf_counter() - t0)
+
+    def _intrinsics(self, msg: Image, p: NodeParams) -> CameraIntrinsics:
+        info = None if self._camera_info is None else self._camera_info.lookup(
+            msg.header, p.camera_info_slop
+        )
+        if info is not None:
+            try:
+                return CameraIntrinsics.from_camera_info(info)
+            except ValueError as exc:
+                self.get_logger().warning(f"{exc}; using assumed_focal_px",
+                                          throttle_duration_sec=10.0)
+        elif not self._warned_no_camera_info:
+            self._warned_no_camera_info = True
+            self.get_logger().warning(
+                f"no CameraInfo on {self.resolve_topic_name('camera_info')}: the face_mesh is "
+                f"placed with assumed_focal_px={p.assumed_focal_px}"
+            )
+        return CameraIntrinsics.assumed_for(msg.width, msg.height, p.assumed_focal_px)
+
+    def _process(self, msg: Image) -> None:
+        p = NodeParams.from_node(self)
+        rgb = self._converter.to_rgb8(msg)
+        result = self._tracker.step(rgb)
+        self._stats.set_state(int(result.state))
+        header = msg.header
+        model = self._model_info
+        self._pubs["face_params"].publish(
+            build_face_params(result, header, model, msg.width, msg.height)
+        )
+        if p.publish_depth:
+            if result.displacement is not None:
+                self._pubs["displacement"].publish(build_depth_image(result.displacement, header))
+            if result.coarse_depth is not None:
+                self._pubs["coarse_depth"].publish(build_depth_image(result.coarse_depth, header))
+        if p.publish_mesh:
+            cam = self._intrinsics(msg, p)
+            self._pubs["face_mesh"].publish(
+                build_mesh_marker(result, header, model, cam, frame_id=p.mesh_frame)
+            )
+        if p.publish_overlay:
+            overlay = build_overlay(rgb, result, model)
+            self._pubs["overlay"].publish(numpy_to_image(overlay, "rgb8", header))
+        self._stats.published += 1
+
+    def _publish_diagnostics(self) -> None:
+        if self._diag_pub is None:
+            return
+        snap = self._stats.snapshot()
+        level = DiagnosticStatus.OK
+        message = f"{self._state_name}, tracker {snap['tracker_state']}"
+        if self._state_name != "ACTIVE":
+            level = DiagnosticStatus.WARN
+        elif snap["bad_frames"] or snap["failed_frames"]:
+            level = DiagnosticStatus.WARN
+            message += ", bad input seen"
+        self._diag_pub.publish(
+            build_diagnostics(
+                self.get_clock().now().to_msg(),
+                f"{self.get_name()}: face reconstruction",
+                self.get_fully_qualified_name(),
+                int.from_bytes(level, "little") if isinstance(level, bytes) else int(level),
+                message,
+                {"lifecycle_state": self._state_name, **snap},
+            )
+        )
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the node (``--ros-args`` accepted) until shutdown; returns the exit code."""
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = Face3dNode()
+    executor = MultiThreadedExecutor(num_threads=3)
+    executor.add_node(node)
+    try:
+        if node.get_parameter("autostart").value:
+            node.trigger_configure()
+            if node._state_name == "INACTIVE":
+                node.trigger_activate()
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Publish the bundled sample sequence (face3d_ros.sample_data) as Image + CameraInfo.
+
+Used by the demo (fixed rate) and by the node tests (lock-step: the next frame is sent once the
+node answered the previous one, so every frame is processed however slow the machine is).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+
+from face3d_ros.node.conversions import numpy_to_image
+
+__all__ = ["SamplePlayer", "camera_info_for", "make_header"]
+
+#: Frame id used for the sample camera (also the rviz config's fixed frame).
+SAMPLE_FRAME_ID = "camera_optical_frame"
+
+
+def make_header(stamp_s: float, frame_id: str = SAMPLE_FRAME_ID) -> Header:
+    """A Header with a stamp in seconds (non-negative)."""
+    ns = int(round(stamp_s * 1e9))
+    return Header(stamp=Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000),
+                  frame_id=frame_id)
+
+
+def camera_info_for(header: Header, width: int, height: int, focal_px: float) -> CameraInfo:
+    """Ideal pinhole CameraInfo (principal point at the centre, no distortion)."""
+    info = CameraInfo()
+    info.header = header
+    info.width, info.height = width, height
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    info.distortion_model = "plumb_bob"
+    info.d = [0.0] * 5
+    info.k = [focal_px, 0.0, cx, 0.0, focal_px, cy, 0.0, 0.0, 1.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [focal_px, 0.0, cx, 0.0, 0.0, focal_px, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return info
+
+
+class SamplePlayer:
+    """Publishers for a camera: ``image_topic`` (rgb8 by default) and ``camera_info_topic``.
+
+    Args:
+        node: an rclpy node owned by the caller.
+        image_topic: Image topic.
+        camera_info_topic: CameraInfo topic, or None to publish no CameraInfo.
+        focal_px: focal length written into CameraInfo.
+    """
+
+    def __init__(
+        self,
+        node: Any,
+        image_topic: str = "/camera/image_raw",
+        camera_info_topic: str | None = "/camera/camera_info",
+        focal_px: float = 600.0,
+    ) -> None:
+        qos = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+        self.node = node
+        self.image_pub = node.create_publisher(Image, image_topic, qos)
+        self.info_pub = (
+            node.create_publisher(CameraInfo, camera_info_topic, qos)
+            if camera_info_topic
+            else None
+        )
+        self.focal_px = focal_px
+
+    def subscribers_ready(self) -> bool:
+        """True when someone (the node) subscribes to the image topic."""
+        return self.image_pub.get_subscription_count() > 0
+
+    def publish_rgb(self, rgb: np.ndarray, stamp_s: float, encoding: str = "rgb8") -> Header:
+        """Publish one RGB frame (converted to ``encoding``) and its CameraInfo; returns the header."""
+        header = make_header(stamp_s)
+        if encoding == "rgb8":
+            arr = rgb
+        elif encoding == "bgr8":
+            arr = rgb[..., ::-1]
+        else:
+            raise ValueError(f"SamplePlayer publishes rgb8 or bgr8, not {encoding!r}")
+        height, width = rgb.shape[:2]
+        if self.info_pub is not None:
+            self.info_pub.publish(camera_info_for(header, width, height, self.focal_px))
+        self.image_pub.publish(numpy_to_image(arr, encoding, header))
+        return header
+
+    def publish_raw(self, msg: Image) -> None:
+        """Publish an arbitrary (possibly malformed, for tests) Image message."""
+        self.image_pub.publish(msg)
