@@ -148,7 +148,9 @@ def _is_faceless(index: int, config: SampleSequenceConfig) -> bool:
 def _motion(index: int, config: SampleSequenceConfig) -> tuple[float, float, float, float]:
     t = index / config.fps
     px, py, pr, ps = config.period_s
-    cx = config.width / 2 + config.shift_amplitude[0] * config.width * math.sin(2 * math.pi * t / px)
+    cx = config.width / 2 + config.shift_amplitude[0] * config.width * math.sin(
+        2 * math.pi * t / px
+    )
     cy = config.height / 2 + config.shift_amplitude[1] * config.height * math.sin(
         2 * math.pi * t / py
     )

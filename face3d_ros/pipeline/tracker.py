@@ -1,0 +1,736 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Real-time face tracker: detection + single-image CoarseNet, tracking CoarseNet, FineNet.
+
+ROS-free (no rclpy): the node converts messages and calls :meth:`Tracker.step` once per frame.
+
+Per frame (paper Sec. 6, "tracking"):
+
+* **Initialisation** (first frame, after a loss): the face detector runs on the whole frame; the
+  single-image CoarseNet sees a 224x224 crop around the largest detection box (square box of side
+  ``crop_scale`` times the box side) and predicts identity, expression and a pose in crop pixels,
+  which :func:`~face3d_ros.geometry.crop.pose_from_crop` maps to image pixels.
+* **Tracking** (every following frame): the frame is cropped (256x256) around the previous
+  reconstruction's 68 projected landmarks (:func:`~face3d_ros.geometry.crop.crop_from_points`);
+  the previous mesh is rendered as a PNCC image with the previous pose expressed in that crop;
+  the tracking CoarseNet sees ``[RGB crop | PNCC]`` (6 channels) and predicts identity,
+  expression, albedo, lighting and pose *deltas*, which are added to the previous pose in crop
+  coordinates and mapped back to image pixels.
+* **FineNet** (optional): the coarse mesh's depth map is rendered in the same 256x256 crop and,
+  with the gray crop, gives the per-pixel displacement map (mm along the normal).
+* **Loss detection**: every ``verify_interval`` tracking frames the face detector runs on a small
+  copy of the crop; no face there, or landmarks that disagree with the projected ones, means the
+  track is lost. Non-finite net outputs, a face leaving the image or an implausible landmark jump
+  also lose it. A lost frame reports :attr:`TrackState.LOST`; the next frame re-initialises.
+* **Keyframes**: every ``keyframe_interval`` tracking frames the single-image CoarseNet re-anchors
+  the track on a fresh detection (against drift); 0 turns this off.
+
+States reported in :attr:`TrackResult.state`:
+
+* ``INITIALISING``: this frame's parameters come from a fresh detection + single-image CoarseNet,
+  or (``params is None``) no face has been found yet since start / :meth:`Tracker.reset`.
+* ``TRACKING``: parameters from the tracking CoarseNet (or a keyframe re-anchoring).
+* ``LOST``: the face was being tracked and is gone (``params is None``) until re-acquired.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from face3d_ros.geometry.camera import project_np
+from face3d_ros.geometry.crop import (
+    CropBox,
+    crop_from_points,
+    crop_image,
+    pose_from_crop,
+    pose_to_crop,
+)
+from face3d_ros.geometry.sh import default_gamma
+from face3d_ros.params import FaceParams
+from face3d_ros.render.maps import render_pncc
+from face3d_ros.render.rasterizer import rasterize
+
+__all__ = [
+    "COARSE_SIZE",
+    "STAGES",
+    "TRACK_SIZE",
+    "TrackResult",
+    "TrackState",
+    "Tracker",
+    "TrackerConfig",
+    "validate_image",
+]
+
+#: Input side of the single-image CoarseNet.
+COARSE_SIZE = 224
+#: Input side of the tracking CoarseNet and FineNet (and of the depth / displacement maps).
+TRACK_SIZE = 256
+#: Keys of :attr:`TrackResult.timings_ms` (always all present; 0.0 for stages not run).
+STAGES: tuple[str, ...] = (
+    "detect",
+    "crop",
+    "coarse",
+    "pncc",
+    "tracking",
+    "depth",
+    "fine",
+    "total",
+)
+
+
+class TrackState(enum.IntEnum):
+    """Tracker state after a frame (see the module docstring)."""
+
+    INITIALISING = 0
+    TRACKING = 1
+    LOST = 2
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tracker settings.
+
+    Attributes:
+        backend: Inference backend kind used when the node builds the NetBundle
+            (``onnxruntime``, ``torch`` or ``tensorrt``); informational for the Tracker itself.
+        threads: Intra-op threads for the nets (used when building the NetBundle; None = default).
+        use_fine: Run FineNet (displacement map) on every frame with a face.
+        keyframe_interval: Re-anchor with the single-image CoarseNet every this many tracking
+            frames (0 = never).
+        crop_scale: Side of the square crop as a multiple of the face extent (landmark or
+            detection box side).
+        min_confidence: Below this landmark-agreement confidence the track is lost.
+        max_landmark_error: Mean landmark distance (as a fraction of the face size) at which the
+            confidence reaches 0 (``confidence = 1 - error / max_landmark_error``, clipped).
+        max_landmark_jump: Largest plausible mean landmark motion between consecutive frames, as
+            a fraction of the face size; larger jumps lose the track.
+        min_inside_fraction: Fraction of projected landmarks that must lie inside the image.
+        min_face_size: Smallest face (landmark extent, pixels) that is tracked.
+        verify_interval: Run the detector in the crop every this many tracking frames to check
+            that a face is there and agrees with the reconstruction (1 = every frame, 0 = never:
+            only NaN / out-of-image / jump checks then).
+        verify_crop_size: Side in pixels of the crop copy the detector sees during verification
+            (the face is about ``verify_crop_size / crop_scale`` pixels there; keep it >= 80 px
+            for a dlib detector with ``upsample=0``).
+        detect_max_faces: Consider at most this many detections at initialisation (the largest
+            is used).
+        mask_displacement: Zero the displacement map outside the rendered face.
+    """
+
+    backend: str = "onnxruntime"
+    threads: int | None = 2
+    use_fine: bool = True
+    keyframe_interval: int = 0
+    crop_scale: float = 1.6
+    min_confidence: float = 0.3
+    max_landmark_error: float = 0.3
+    max_landmark_jump: float = 0.5
+    min_inside_fraction: float = 0.6
+    min_face_size: float = 24.0
+    verify_interval: int = 3
+    verify_crop_size: int = 128
+    detect_max_faces: int = 8
+    mask_displacement: bool = True
+
+    def __post_init__(self) -> None:
+        """Validate ranges.
+
+        Raises:
+            ValueError: On an out-of-range setting (the message names it).
+        """
+        if self.backend not in ("onnxruntime", "torch", "tensorrt"):
+            raise ValueError(
+                f"backend must be onnxruntime, torch or tensorrt, got {self.backend!r}"
+            )
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
+        if self.keyframe_interval < 0:
+            raise ValueError(f"keyframe_interval must be >= 0, got {self.keyframe_interval}")
+        if not 1.0 <= self.crop_scale <= 4.0:
+            raise ValueError(f"crop_scale must be in [1, 4], got {self.crop_scale}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
+        if not self.max_landmark_error > 0:
+            raise ValueError(f"max_landmark_error must be > 0, got {self.max_landmark_error}")
+        if not self.max_landmark_jump > 0:
+            raise ValueError(f"max_landmark_jump must be > 0, got {self.max_landmark_jump}")
+        if not 0.0 <= self.min_inside_fraction <= 1.0:
+            raise ValueError(
+                f"min_inside_fraction must be in [0, 1], got {self.min_inside_fraction}"
+            )
+        if self.min_face_size < 1:
+            raise ValueError(f"min_face_size must be >= 1, got {self.min_face_size}")
+        if self.verify_interval < 0:
+            raise ValueError(f"verify_interval must be >= 0, got {self.verify_interval}")
+        if self.verify_crop_size < 32:
+            raise ValueError(f"verify_crop_size must be >= 32, got {self.verify_crop_size}")
+        if self.detect_max_faces < 1:
+            raise ValueError(f"detect_max_faces must be >= 1, got {self.detect_max_faces}")
+
+
+@dataclass
+class TrackResult:
+    """Outcome of one :meth:`Tracker.step`.
+
+    Attributes:
+        state: Tracker state after this frame.
+        params: Face parameters (pose in input-image pixels) or None when no face.
+        landmarks_2d: ``[68, 2]`` float32 projected landmarks (image pixels) or None when no face.
+        crop: The square crop (image pixels) the nets saw and in which ``coarse_depth`` and
+            ``displacement`` are defined, or None when no face.
+        confidence: Landmark-agreement confidence in [0, 1] of the last verification (carried
+            over on frames without one); 0 when no face.
+        vertices: ``[N, 3]`` float32 mesh in model space (mm, identity + expression) or None.
+        coarse_depth: ``[256, 256]`` float32 depth of the coarse mesh in the crop (pixels of the
+            256 crop, larger = closer, 0 outside the face) or None (no face / FineNet off).
+        displacement: ``[256, 256]`` float32 FineNet displacement (mm along the normal; 0 outside
+            the face) or None.
+        timings_ms: Milliseconds per stage, keys :data:`STAGES` (0.0 for stages not run).
+        frame_index: Number of frames stepped before this one since construction.
+        reinitialised: True when ``params`` come from the single-image CoarseNet this frame.
+        reason: Why the track was lost / not found ("" otherwise).
+    """
+
+    state: TrackState
+    params: FaceParams | None
+    landmarks_2d: np.ndarray | None
+    crop: CropBox | None
+    confidence: float
+    vertices: np.ndarray | None
+    coarse_depth: np.ndarray | None
+    displacement: np.ndarray | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    frame_index: int = 0
+    reinitialised: bool = False
+    reason: str = ""
+
+    @property
+    def has_face(self) -> bool:
+        """Whether this result carries a reconstruction."""
+        return self.params is not None
+
+
+def validate_image(image_rgb: Any) -> np.ndarray:
+    """Check a frame and return it as C-contiguous uint8 ``[H, W, 3]``.
+
+    Accepted: uint8 ``[H, W, 3]`` RGB, or float32/float64 ``[H, W, 3]`` RGB with finite values in
+    [0, 1] (converted to uint8).
+
+    Args:
+        image_rgb: The frame.
+
+    Returns:
+        uint8 ``[H, W, 3]`` (the input itself when already C-contiguous uint8).
+
+    Raises:
+        ValueError: Not an array, wrong rank or channel count, zero size, unsupported dtype,
+            non-finite or out-of-range float values.
+    """
+    if not isinstance(image_rgb, np.ndarray):
+        raise ValueError(f"frame must be a numpy array, got {type(image_rgb).__name__}")
+    if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+        raise ValueError(
+            f"frame must be RGB [H, W, 3], got shape {list(image_rgb.shape)} "
+            "(convert gray / RGBA / BGR frames to RGB first)"
+        )
+    if image_rgb.shape[0] == 0 or image_rgb.shape[1] == 0:
+        raise ValueError(f"frame has zero size: shape {list(image_rgb.shape)}")
+    if image_rgb.dtype == np.uint8:
+        return np.ascontiguousarray(image_rgb)
+    if image_rgb.dtype in (np.float32, np.float64):
+        if not np.isfinite(image_rgb).all():
+            raise ValueError("frame contains NaN or infinite values")
+        lo, hi = float(image_rgb.min()), float(image_rgb.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(f"float frames must be in [0, 1], got values in [{lo:g}, {hi:g}]")
+        return np.ascontiguousarray(np.rint(image_rgb * 255.0).astype(np.uint8))
+    raise ValueError(f"frame dtype must be uint8 (or float in [0, 1]), got {image_rgb.dtype}")
+
+
+def _group_slices(meta: dict[str, Any], fallback: tuple[tuple[str, int], ...]) -> dict[str, slice]:
+    """Slices of the output groups from a sidecar's output_spec (or the contract's order)."""
+    groups = meta.get("output_spec", {}).get("groups") if isinstance(meta, dict) else None
+    pairs = [(str(n), int(s)) for n, s in groups] if groups else list(fallback)
+    out, start = {}, 0
+    for name, size in pairs:
+        out[name] = slice(start, start + size)
+        start += size
+    return out
+
+
+class Tracker:
+    """Per-frame 3D face tracker (ROS-free).
+
+    Args:
+        config: Settings.
+        model: The :class:`~face3d_ros.model.morphable.MorphableModel` the nets were trained for
+            (``nets.model``).
+        nets: The loaded nets (:class:`~face3d_ros.runtime.bundle.NetBundle`).
+        detector: A face detector with ``detect(image_rgb) -> list[Detection]`` (68 landmarks).
+
+    Raises:
+        ValueError: ``use_fine`` without a FineNet, or nets whose dims do not fit the model.
+    """
+
+    def __init__(self, config: TrackerConfig, model: Any, nets: Any, detector: Any) -> None:
+        """Prepare buffers and precompute model arrays."""
+        if config.use_fine and nets.fine is None:
+            raise ValueError("TrackerConfig.use_fine is set but the NetBundle has no FineNet")
+        self.config = config
+        self.model = model
+        self.nets = nets
+        self.detector = detector
+        n_id, n_exp, n_alb = int(model.n_id), int(model.n_exp), int(model.n_alb)
+        self._dims = (n_id, n_exp, n_alb)
+        self._coarse_slices = _group_slices(
+            nets.coarse.meta,
+            (("id", n_id), ("exp", n_exp), ("rotation", 3), ("translation", 2), ("scale", 1)),
+        )
+        self._tracking_slices = _group_slices(
+            nets.tracking.meta,
+            (
+                ("id", n_id),
+                ("exp", n_exp),
+                ("alb", n_alb),
+                ("sh", 27),
+                ("d_rotation", 3),
+                ("d_translation", 2),
+                ("d_scale", 1),
+            ),
+        )
+        for name, want in (("id", n_id), ("exp", n_exp)):
+            for slices, net in (
+                (self._coarse_slices, "coarse"),
+                (self._tracking_slices, "tracking"),
+            ):
+                got = slices[name].stop - slices[name].start
+                if got != want:
+                    raise ValueError(
+                        f"{net} net predicts {got} {name} coefficients, model has {want}"
+                    )
+        # Model arrays in numpy (the per-frame work is numpy / numba, not autograd).
+        self._mean_shape = model.mean_shape.detach().cpu().numpy().astype(np.float32).reshape(-1)
+        self._shape_basis = np.ascontiguousarray(
+            np.concatenate(
+                [model.id_basis.detach().cpu().numpy(), model.exp_basis.detach().cpu().numpy()]
+            ).astype(np.float32)
+        )  # [K_id + K_exp, 3N], already scaled by sigma
+        self._n_vertices = int(model.n_vertices)
+        self._triangles = np.ascontiguousarray(
+            model.triangles.detach().cpu().numpy().astype(np.int32)
+        )
+        self._landmark_idx = model.landmark_indices.detach().cpu().numpy().astype(np.int64)
+        self._gamma0 = np.asarray(default_gamma(), dtype=np.float32).reshape(27)
+        # Reused network input buffers.
+        self._coarse_in = np.zeros((1, 3, COARSE_SIZE, COARSE_SIZE), np.float32)
+        self._track_in = np.zeros((1, 6, TRACK_SIZE, TRACK_SIZE), np.float32)
+        self._fine_in = np.zeros((1, 2, TRACK_SIZE, TRACK_SIZE), np.float32)
+        self._frame_index = 0
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> TrackState:
+        """State after the last frame (INITIALISING before the first)."""
+        return self._state
+
+    def reset(self) -> None:
+        """Forget the current track; the next frame starts with face detection."""
+        self._state = TrackState.INITIALISING
+        self._ever_found = False
+        self._prev_params: FaceParams | None = None
+        self._prev_vertices: np.ndarray | None = None
+        self._prev_landmarks: np.ndarray | None = None
+        self._confidence = 0.0
+        self._frames_since_init = 0
+        self._frames_since_verify = 0
+
+    def warmup(self) -> None:
+        """Run every net and the rasterizer once on dummy data (JIT compilation, allocations).
+
+        Does not change the tracking state.
+        """
+        self.nets.coarse.run({self.nets.coarse.io.input_name: self._coarse_in})
+        self.nets.tracking.run({self.nets.tracking.io.input_name: self._track_in})
+        if self.config.use_fine and self.nets.fine is not None:
+            self.nets.fine.run({self.nets.fine.io.input_name: self._fine_in})
+        verts = self._vertices(np.zeros(self._dims[0], np.float32), np.zeros(self._dims[1]))
+        extent = np.ptp(verts[:, :2], axis=0).max()
+        pose = np.array([0, 0, 0, TRACK_SIZE / 2, TRACK_SIZE / 2, 0.6 * TRACK_SIZE / extent])
+        screen = project_np(verts, pose.astype(np.float32))
+        render_pncc(self.model, screen, TRACK_SIZE, TRACK_SIZE)
+        rasterize(screen.astype(np.float32), self._triangles, TRACK_SIZE, TRACK_SIZE)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _vertices(self, alpha_id: np.ndarray, alpha_exp: np.ndarray) -> np.ndarray:
+        """Model-space mesh ``[N, 3]`` float32 for identity and expression coefficients."""
+        coeffs = np.concatenate([alpha_id, alpha_exp]).astype(np.float32)
+        flat = self._mean_shape + coeffs @ self._shape_basis
+        return flat.reshape(self._n_vertices, 3)
+
+    def _project_landmarks(self, vertices: np.ndarray, pose: np.ndarray) -> np.ndarray:
+        """``[68, 2]`` float32 image positions of the landmark vertices."""
+        return project_np(vertices[self._landmark_idx], pose)[:, :2].astype(np.float32)
+
+    def _box(self, points: np.ndarray, shape: tuple[int, ...]) -> CropBox:
+        return crop_from_points(points, scale=self.config.crop_scale, image_shape=shape[:2])
+
+    @staticmethod
+    def _crop_to_image(box: CropBox, out_size: int) -> tuple[float, float, float]:
+        """``(scale, off_u, off_v)`` with ``image = scale * crop + off`` (from the pose maps)."""
+        origin = pose_from_crop(np.array([0, 0, 0, 0, 0, 1], np.float32), box, out_size)
+        unit = pose_from_crop(np.array([0, 0, 0, 1, 1, 1], np.float32), box, out_size)
+        scale = float(unit[3] - origin[3])
+        return scale, float(origin[3]), float(origin[4])
+
+    def _fill_rgb(self, buffer: np.ndarray, crop_u8: np.ndarray) -> None:
+        """Write an HxWx3 uint8 crop as CHW float32 in [0, 1] into ``buffer[0, :3]``."""
+        np.multiply(
+            crop_u8.transpose(2, 0, 1), np.float32(1.0 / 255.0), out=buffer[0, :3], dtype=np.float32
+        )
+
+    def _face_size(self, landmarks: np.ndarray) -> float:
+        return float(np.ptp(landmarks, axis=0).max())
+
+    def _agreement(self, projected: np.ndarray, detected: np.ndarray) -> float:
+        """Confidence in [0, 1] from the mean landmark distance relative to the face size."""
+        size = max(self._face_size(detected), 1.0)
+        error = float(np.linalg.norm(projected - detected, axis=1).mean()) / size
+        return float(np.clip(1.0 - error / self.config.max_landmark_error, 0.0, 1.0))
+
+    def _empty(self, state: TrackState, reason: str, timings: dict[str, float]) -> TrackResult:
+        return TrackResult(
+            state=state,
+            params=None,
+            landmarks_2d=None,
+            crop=None,
+            confidence=0.0,
+            vertices=None,
+            coarse_depth=None,
+            displacement=None,
+            timings_ms=timings,
+            reason=reason,
+        )
+
+    def _lose(self, reason: str, timings: dict[str, float]) -> TrackResult:
+        """Drop the track; this frame is LOST (or INITIALISING if nothing was ever found)."""
+        state = TrackState.LOST if self._ever_found else TrackState.INITIALISING
+        self._prev_params = None
+        self._prev_vertices = None
+        self._prev_landmarks = None
+        self._confidence = 0.0
+        self._state = state
+        return self._empty(state, reason, timings)
+
+    def _check_plausible(
+        self, params: np.ndarray, landmarks: np.ndarray, shape: tuple[int, ...]
+    ) -> str:
+        """Reason why a reconstruction is implausible, or "" when it is fine."""
+        if not (np.isfinite(params).all() and np.isfinite(landmarks).all()):
+            return "non-finite network output"
+        size = self._face_size(landmarks)
+        if size < self.config.min_face_size:
+            return f"face too small ({size:.1f} px < {self.config.min_face_size:g})"
+        h, w = shape[:2]
+        inside = (
+            (landmarks[:, 0] >= 0)
+            & (landmarks[:, 0] <= w - 1)
+            & (landmarks[:, 1] >= 0)
+            & (landmarks[:, 1] <= h - 1)
+        ).mean()
+        if inside < self.config.min_inside_fraction:
+            return f"face left the image ({inside:.0%} of landmarks inside)"
+        if size > 4.0 * max(h, w):
+            return f"face implausibly large ({size:.0f} px)"
+        return ""
+
+    # ------------------------------------------------------------------ stages
+
+    def _coarse_from_box(
+        self, image: np.ndarray, det_box: tuple[float, float, float, float], timings: dict
+    ) -> tuple[CropBox, np.ndarray, np.ndarray, np.ndarray]:
+        """Single-image CoarseNet on a 224 crop around a detection box.
+
+        Returns:
+            ``(crop box, alpha_id, alpha_exp, pose in image pixels)``.
+        """
+        t0 = time.perf_counter()
+        corners = np.array([[det_box[0], det_box[1]], [det_box[2], det_box[3]]], np.float32)
+        box = self._box(corners, image.shape)
+        crop = crop_image(image, box, COARSE_SIZE)
+        self._fill_rgb(self._coarse_in, crop)
+        t1 = time.perf_counter()
+        out = self.nets.coarse.run({self.nets.coarse.io.input_name: self._coarse_in})
+        vec = out[self.nets.coarse.io.output_name][0]
+        t2 = time.perf_counter()
+        timings["crop"] += (t1 - t0) * 1e3
+        timings["coarse"] += (t2 - t1) * 1e3
+        sl = self._coarse_slices
+        pose_crop = np.concatenate(
+            [vec[sl["rotation"]], vec[sl["translation"]], vec[sl["scale"]]]
+        ).astype(np.float32)
+        pose = np.asarray(pose_from_crop(pose_crop, box, COARSE_SIZE), np.float32)
+        return box, vec[sl["id"]].astype(np.float32), vec[sl["exp"]].astype(np.float32), pose
+
+    def _verify_in_crop(
+        self, crop_u8: np.ndarray, box: CropBox, timings: dict
+    ) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
+        """Run the detector on a small copy of the crop.
+
+        Returns:
+            ``(landmarks [68, 2] in image pixels, box in image pixels)`` of the detection nearest
+            the crop centre, or None when there is no face in the crop.
+        """
+        t0 = time.perf_counter()
+        size = self.config.verify_crop_size
+        small = cv2.resize(crop_u8, (size, size), interpolation=cv2.INTER_AREA)
+        detections = self.detector.detect(np.ascontiguousarray(small))
+        timings["detect"] += (time.perf_counter() - t0) * 1e3
+        if not detections:
+            return None
+        centre = np.array([size / 2, size / 2])
+
+        def dist(d: Any) -> float:
+            x0, y0, x1, y1 = d.box
+            return float(np.hypot((x0 + x1) / 2 - centre[0], (y0 + y1) / 2 - centre[1]))
+
+        best = min(detections, key=dist)
+        # small -> 256 crop -> image
+        scale, ou, ov = self._crop_to_image(box, TRACK_SIZE)
+        k = TRACK_SIZE / size
+        # pixel-centre convention for a resize: x_big = (x_small + 0.5) * k - 0.5
+        lm = (np.asarray(best.landmarks, np.float64) + 0.5) * k - 0.5
+        lm_img = np.stack([lm[:, 0] * scale + ou, lm[:, 1] * scale + ov], axis=1)
+        x0, y0, x1, y1 = ((np.asarray(best.box, np.float64) + 0.5) * k - 0.5).tolist()
+        det_box = (x0 * scale + ou, y0 * scale + ov, x1 * scale + ou, y1 * scale + ov)
+        return lm_img.astype(np.float32), det_box
+
+    def _fine(
+        self, vertices: np.ndarray, pose_crop: np.ndarray, crop_u8: np.ndarray, timings: dict
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Coarse depth map and FineNet displacement in the 256 crop."""
+        t0 = time.perf_counter()
+        screen = project_np(vertices, pose_crop).astype(np.float32)
+        fragments = rasterize(screen, self._triangles, TRACK_SIZE, TRACK_SIZE)
+        depth = np.asarray(fragments.depth, np.float32)
+        inside = np.isfinite(depth) & (fragments.triangle_id >= 0)
+        depth = np.where(inside, depth, np.float32(0.0)).astype(np.float32)
+        gray = cv2.cvtColor(crop_u8, cv2.COLOR_RGB2GRAY)
+        np.multiply(gray, np.float32(1.0 / 255.0), out=self._fine_in[0, 0], dtype=np.float32)
+        self._fine_in[0, 1] = depth
+        t1 = time.perf_counter()
+        fine = self.nets.fine
+        disp = fine.run({fine.io.input_name: self._fine_in})[fine.io.output_name][0, 0]
+        disp = np.asarray(disp, np.float32)
+        if self.config.mask_displacement:
+            disp = np.where(inside, disp, np.float32(0.0)).astype(np.float32)
+        t2 = time.perf_counter()
+        timings["depth"] += (t1 - t0) * 1e3
+        timings["fine"] += (t2 - t1) * 1e3
+        return depth, disp
+
+    # ------------------------------------------------------------------ step
+
+    def step(self, image_rgb: np.ndarray) -> TrackResult:
+        """Process one frame.
+
+        Args:
+            image_rgb: uint8 ``[H, W, 3]`` RGB (float in [0, 1] also accepted).
+
+        Returns:
+            The frame's :class:`TrackResult`.
+
+        Raises:
+            ValueError: Invalid frame (dtype, channels, zero size, non-finite values); the
+                tracker's state is unchanged and it can keep stepping.
+        """
+        image = validate_image(image_rgb)
+        t_start = time.perf_counter()
+        timings = dict.fromkeys(STAGES, 0.0)
+        index = self._frame_index
+        self._frame_index += 1
+        if self._prev_params is None:
+            result = self._initialise(image, timings)
+        else:
+            result = self._track(image, timings)
+        result.frame_index = index
+        timings["total"] = (time.perf_counter() - t_start) * 1e3
+        result.timings_ms = timings
+        return result
+
+    def _initialise(self, image: np.ndarray, timings: dict) -> TrackResult:
+        t0 = time.perf_counter()
+        detections = self.detector.detect(image)[: self.config.detect_max_faces]
+        timings["detect"] += (time.perf_counter() - t0) * 1e3
+        if not detections:
+            return self._lose("no face detected", timings)
+
+        def area(d: Any) -> float:
+            return (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])
+
+        det = max(detections, key=area)
+        box, a_id, a_exp, pose = self._coarse_from_box(image, det.box, timings)
+        params = FaceParams(
+            alpha_id=a_id,
+            alpha_exp=a_exp,
+            alpha_alb=np.zeros(self._dims[2], np.float32),
+            gamma=self._gamma0.copy(),
+            pose=pose,
+        )
+        return self._finish(
+            image, params, box, None, np.asarray(det.landmarks, np.float32), True, timings
+        )
+
+    def _track(self, image: np.ndarray, timings: dict) -> TrackResult:
+        cfg = self.config
+        prev = self._prev_params
+        assert prev is not None and self._prev_landmarks is not None
+        assert self._prev_vertices is not None
+        t0 = time.perf_counter()
+        box = self._box(self._prev_landmarks, image.shape)
+        crop = crop_image(image, box, TRACK_SIZE)
+        timings["crop"] += (time.perf_counter() - t0) * 1e3
+
+        self._frames_since_init += 1
+        self._frames_since_verify += 1
+        keyframe = cfg.keyframe_interval > 0 and self._frames_since_init >= cfg.keyframe_interval
+        verify = keyframe or (
+            cfg.verify_interval > 0 and self._frames_since_verify >= cfg.verify_interval
+        )
+        detected = None
+        if verify:
+            self._frames_since_verify = 0
+            found = self._verify_in_crop(crop, box, timings)
+            if found is None:
+                return self._lose("no face in the tracking crop", timings)
+            detected = found
+
+        if keyframe and detected is not None:
+            # Re-anchor on the detection with the single-image CoarseNet (against drift).
+            init_box, a_id, a_exp, pose = self._coarse_from_box(image, detected[1], timings)
+            params = FaceParams(
+                alpha_id=a_id,
+                alpha_exp=a_exp,
+                alpha_alb=prev.alpha_alb.copy(),
+                gamma=prev.gamma.copy(),
+                pose=pose,
+            )
+            return self._finish(image, params, init_box, None, detected[0], True, timings)
+
+        # PNCC of the previous mesh with the previous pose, in this crop.
+        t1 = time.perf_counter()
+        prev_pose_crop = np.asarray(pose_to_crop(prev.pose, box, TRACK_SIZE), np.float32)
+        screen = project_np(self._prev_vertices, prev_pose_crop).astype(np.float32)
+        pncc = render_pncc(self.model, screen, TRACK_SIZE, TRACK_SIZE)
+        self._fill_rgb(self._track_in, crop)
+        self._track_in[0, 3:] = np.asarray(pncc, np.float32).transpose(2, 0, 1)
+        t2 = time.perf_counter()
+        net = self.nets.tracking
+        vec = net.run({net.io.input_name: self._track_in})[net.io.output_name][0]
+        t3 = time.perf_counter()
+        timings["pncc"] += (t2 - t1) * 1e3
+        timings["tracking"] += (t3 - t2) * 1e3
+
+        sl = self._tracking_slices
+        delta = np.concatenate(
+            [vec[sl["d_rotation"]], vec[sl["d_translation"]], vec[sl["d_scale"]]]
+        ).astype(np.float32)
+        pose_crop = prev_pose_crop + delta
+        pose = np.asarray(pose_from_crop(pose_crop, box, TRACK_SIZE), np.float32)
+        params = FaceParams(
+            alpha_id=vec[sl["id"]].astype(np.float32),
+            alpha_exp=vec[sl["exp"]].astype(np.float32),
+            alpha_alb=vec[sl["alb"]].astype(np.float32),
+            gamma=vec[sl["sh"]].astype(np.float32),
+            pose=pose,
+        )
+        return self._finish(
+            image,
+            params,
+            box,
+            crop,
+            None if detected is None else detected[0],
+            False,
+            timings,
+            pose_crop=pose_crop,
+        )
+
+    def _finish(
+        self,
+        image: np.ndarray,
+        params: FaceParams,
+        box: CropBox,
+        crop_u8: np.ndarray | None,
+        detected_landmarks: np.ndarray | None,
+        reinitialised: bool,
+        timings: dict,
+        *,
+        pose_crop: np.ndarray | None = None,
+    ) -> TrackResult:
+        """Common tail: mesh, landmarks, plausibility, confidence, FineNet, state update."""
+        cfg = self.config
+        vertices = self._vertices(params.alpha_id, params.alpha_exp)
+        landmarks = self._project_landmarks(vertices, params.pose)
+        packed = np.concatenate(
+            [params.alpha_id, params.alpha_exp, params.alpha_alb, params.gamma, params.pose]
+        )
+        reason = self._check_plausible(packed, landmarks, image.shape)
+        if not reason and not reinitialised and self._prev_landmarks is not None:
+            size = max(self._face_size(self._prev_landmarks), 1.0)
+            jump = float(np.linalg.norm(landmarks - self._prev_landmarks, axis=1).mean()) / size
+            if jump > cfg.max_landmark_jump:
+                reason = f"landmark jump {jump:.2f} > {cfg.max_landmark_jump:g} face sizes"
+        if reason:
+            return self._lose(reason, timings)
+        if detected_landmarks is not None:
+            confidence = self._agreement(landmarks, detected_landmarks)
+            if not reinitialised and confidence < cfg.min_confidence:
+                return self._lose(
+                    f"landmark disagreement (confidence {confidence:.2f} < {cfg.min_confidence:g})",
+                    timings,
+                )
+        else:
+            confidence = self._confidence
+
+        coarse_depth = displacement = None
+        if cfg.use_fine:
+            if crop_u8 is None or pose_crop is None:
+                t0 = time.perf_counter()
+                crop_u8 = crop_image(image, box, TRACK_SIZE)
+                timings["crop"] += (time.perf_counter() - t0) * 1e3
+                pose_crop = np.asarray(pose_to_crop(params.pose, box, TRACK_SIZE), np.float32)
+            coarse_depth, displacement = self._fine(vertices, pose_crop, crop_u8, timings)
+
+        state = (
+            TrackState.INITIALISING
+            if reinitialised and self._state != TrackState.TRACKING
+            else (TrackState.TRACKING)
+        )
+        if reinitialised:
+            self._frames_since_init = 0
+            self._frames_since_verify = 0
+        self._ever_found = True
+        self._state = state
+        self._prev_params = params
+        self._prev_vertices = vertices
+        self._prev_landmarks = landmarks
+        self._confidence = confidence
+        return TrackResult(
+            state=state,
+            params=params,
+            landmarks_2d=landmarks,
+            crop=box,
+            confidence=confidence,
+            vertices=vertices,
+            coarse_depth=coarse_depth,
+            displacement=displacement,
+            reinitialised=reinitialised,
+        )
