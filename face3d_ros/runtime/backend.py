@@ -11,8 +11,9 @@ Three implementations: ONNX Runtime (default, CPU), PyTorch (``.pt`` checkpoints
 :mod:`face3d_ros.nets`) and TensorRT (GPU only). Every backend checks the weight file against
 its JSON sidecar (or the checkpoint header) and, when a face model is given, against that model's
 dimensions and ``model_id``; every mismatch raises a
-:class:`~face3d_ros.nets.weights.WeightFileError` (a ``ValueError``) that says what is wrong. Inputs are validated on every call (names, rank,
-per-sample shape, dtype float32) and bad inputs raise ``ValueError``.
+:class:`~face3d_ros.nets.weights.WeightFileError` (a ``ValueError``) that says what is wrong.
+Inputs are validated on every call (names, rank, per-sample shape, dtype float32) and bad inputs
+raise ``ValueError``.
 """
 
 from __future__ import annotations
