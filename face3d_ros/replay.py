@@ -154,6 +154,7 @@ def replay_bag(
 
     from face3d_ros.node.builders import (
         CameraIntrinsics,
+        InitCounter,
         ModelInfo,
         build_depth_image,
         build_face_params,
@@ -211,6 +212,7 @@ def replay_bag(
         summary = ReplaySummary(frames=0, bad_frames=0, failed_frames=0, out_of_order=0,
                                 states=counts, output=str(out_bag))
         cache = StampCache()
+        init_counter = InitCounter()
         warned = False
         last_stamp = -1
         total = sum(c.msgcount for c in reader.connections if c.topic == topic)
@@ -259,7 +261,7 @@ def replay_bag(
                 counts[("INITIALISING", "TRACKING", "LOST")[int(result.state)]] += 1
                 outputs = [
                     ("face_params", build_face_params(result, header, model, msg.width,
-                                                      msg.height)),
+                                                      msg.height, init_counter.update(result))),
                     ("overlay", numpy_to_image(build_overlay(rgb, result, model), "rgb8", header)),
                 ]
                 if result.displacement is not None:

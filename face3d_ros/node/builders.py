@@ -28,6 +28,7 @@ from face3d_ros.node.conversions import numpy_to_image
 
 __all__ = [
     "CameraIntrinsics",
+    "InitCounter",
     "ModelInfo",
     "build_depth_image",
     "build_diagnostics",
@@ -36,6 +37,7 @@ __all__ = [
     "build_overlay",
     "camera_points_m",
     "rotation_matrix",
+    "source_of",
     "vertex_colors",
 ]
 
@@ -167,12 +169,41 @@ def vertex_colors(model: ModelInfo, alpha_alb: np.ndarray | None) -> np.ndarray:
     return np.clip(colors, 0.0, 1.0)
 
 
+class InitCounter:
+    """Counts frames since the tracker last (re-)initialised from a single image.
+
+    ``update`` is called once per processed frame, in order: it returns 0 on a frame whose
+    parameters come from the Single-image CoarseNet (``result.reinitialised``), then 1, 2, ...
+    on the following tracked frames, and 0 whenever there is no face.
+    """
+
+    def __init__(self) -> None:
+        """Start with no track."""
+        self.count = 0
+
+    def update(self, result: Any) -> int:
+        """Advance with one TrackResult and return ``frames_since_init`` for it."""
+        if result.params is None or int(result.state) != 1 or result.reinitialised:
+            self.count = 0
+        else:
+            self.count += 1
+        return self.count
+
+
+def source_of(result: Any) -> int:
+    """FaceParams ``source``: SINGLE_IMAGE (1) on re-initialisation, TRACKING (2), NONE (0)."""
+    if int(result.state) != 1 or result.params is None:
+        return 0
+    return 1 if result.reinitialised else 2
+
+
 def build_face_params(
     result: Any,
     header: Any,
     model: ModelInfo,
     image_width: int,
     image_height: int,
+    frames_since_init: int = 0,
 ) -> Any:
     """Fill every field of ``face3d_ros/FaceParams`` from a ``TrackResult``.
 
@@ -185,6 +216,7 @@ def build_face_params(
         model: loaded model description.
         image_width: input width in pixels.
         image_height: input height in pixels.
+        frames_since_init: from :class:`InitCounter`.
 
     Returns:
         ``face3d_ros.msg.FaceParams``.
@@ -199,7 +231,7 @@ def build_face_params(
     msg.n_triangles = model.n_triangles
     msg.image_width = int(image_width)
     msg.image_height = int(image_height)
-    msg.frames_since_init = int(getattr(result, "frames_since_init", 0) or 0)
+    msg.frames_since_init = int(frames_since_init)
     msg.confidence = float(np.clip(result.confidence, 0.0, 1.0)) if result.confidence else 0.0
     crop = getattr(result, "crop", None)
     if crop is not None:
@@ -213,7 +245,7 @@ def build_face_params(
     if msg.state != FaceParams.STATE_TRACKING or params is None:
         msg.source = FaceParams.SOURCE_NONE
         return msg
-    msg.source = int(getattr(result, "source", 0) or 0)
+    msg.source = source_of(result)
     msg.alpha_id = np.asarray(params.alpha_id, dtype=np.float32).ravel().tolist()
     msg.alpha_exp = np.asarray(params.alpha_exp, dtype=np.float32).ravel().tolist()
     if msg.source == FaceParams.SOURCE_SINGLE_IMAGE:

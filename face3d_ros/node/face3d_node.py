@@ -36,6 +36,7 @@ from visualization_msgs.msg import Marker
 
 from face3d_ros.node.builders import (
     CameraIntrinsics,
+    InitCounter,
     ModelInfo,
     build_depth_image,
     build_diagnostics,
@@ -83,6 +84,7 @@ class Face3dNode(LifecycleNode):
         self._camera_info: CameraInfoSource | None = None
         self._guard = None
         self._tracker = None
+        self._init_counter = InitCounter()
         self._model_info: ModelInfo | None = None
         self._converter: ImageConverter | None = None
         self._warned_no_camera_info = False
@@ -129,6 +131,7 @@ class Face3dNode(LifecycleNode):
             self._state_name = "INACTIVE (load failed)"
             return TransitionCallbackReturn.FAILURE
         self._tracker = tracker
+        self._init_counter = InitCounter()
         self._model_info = ModelInfo.from_model_data(model_data)
         self.get_logger().info(
             f"loaded model {self._model_info.model_id!r} ({self._model_info.n_vertices} vertices),"
@@ -253,7 +256,8 @@ class Face3dNode(LifecycleNode):
         header = msg.header
         model = self._model_info
         self._pubs["face_params"].publish(
-            build_face_params(result, header, model, msg.width, msg.height)
+            build_face_params(result, header, model, msg.width, msg.height,
+                              self._init_counter.update(result))
         )
         if p.publish_depth:
             if result.displacement is not None:

@@ -33,11 +33,14 @@ def load_tracker(p: Any) -> tuple[Any, Any]:
         TrackerLoadError: missing/corrupt model or weights, weights trained for another model,
             unusable backend/device, missing dlib landmark predictor.
     """
-    from face3d_ros.detection.detector import FaceDetector
-    from face3d_ros.model.default import default_model_path, load_default_model
-    from face3d_ros.model.io import load_face_model
-    from face3d_ros.pipeline import Tracker, TrackerConfig
-    from face3d_ros.runtime.bundle import NetBundle, default_weights_dir
+    try:
+        from face3d_ros.detection.detector import FaceDetector
+        from face3d_ros.model.default import default_model_path, load_default_model
+        from face3d_ros.model.io import load_face_model
+        from face3d_ros.pipeline import Tracker, TrackerConfig
+        from face3d_ros.runtime.bundle import NetBundle, default_weights_dir
+    except ImportError as exc:
+        raise TrackerLoadError(f"the tracking pipeline cannot be imported: {exc}") from exc
 
     model_where = p.model_path or f"{default_model_path()} (package default)"
     try:
@@ -62,6 +65,8 @@ def load_tracker(p: Any) -> tuple[Any, Any]:
         raise TrackerLoadError(f"face detector: {exc}") from exc
     try:
         config = TrackerConfig(
+            backend=p.backend,
+            threads=p.threads or None,
             use_fine=p.use_fine,
             keyframe_interval=p.keyframe_interval,
             min_confidence=p.min_confidence,
