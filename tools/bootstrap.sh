@@ -33,16 +33,15 @@ hash_files() {
 
 # --- 1. system packages -------------------------------------------------------------------
 APT_PACKAGES=(libdlib-data libxml2-utils)
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("${pkg}")
-  fi
-done
-if ((${#missing[@]})); then
-  if [[ "${FACE3D_SKIP_APT:-0}" == 1 ]]; then
-    log "WARNING: system packages missing (FACE3D_SKIP_APT=1): ${missing[*]}"
-  else
+if [[ "${FACE3D_SKIP_APT:-0}" != 1 ]]; then
+  command -v dpkg-query >/dev/null || die "not a Debian-based system: install xmllint and \
+dlib's shape_predictor_68_face_landmarks.dat yourself, then re-run with FACE3D_SKIP_APT=1"
+  missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null || true)"
+    [[ "${status}" == "install ok installed" ]] || missing+=("${pkg}")
+  done
+  if ((${#missing[@]})); then
     SUDO=()
     if [[ "$(id -u)" != 0 ]]; then
       command -v sudo >/dev/null || die "need root or sudo to install: ${missing[*]}"
@@ -50,8 +49,8 @@ if ((${#missing[@]})); then
     fi
     log "installing system packages: ${missing[*]}"
     "${SUDO[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
-      "${missing[@]}" >/dev/null
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 fi
 
@@ -70,8 +69,10 @@ req_hash="$(hash_files tools/requirements.txt tools/requirements.lock)"
 if [[ ! -f "${REQ_STAMP}" || "$(cat "${REQ_STAMP}")" != "${req_hash}" ]]; then
   log "installing pinned Python packages (first run: several minutes)"
   rm -f "${REQ_STAMP}"
+  # (pip's notes about the machine's local index folders lacking a project are dropped)
   "${PY}" -m pip install --quiet --disable-pip-version-check \
-    -r tools/requirements.txt -c tools/requirements.lock
+    -r tools/requirements.txt -c tools/requirements.lock \
+    2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
   printf '%s\n' "${req_hash}" > "${REQ_STAMP}"
 fi
 

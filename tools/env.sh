@@ -5,7 +5,8 @@
 #     source tools/env.sh
 # It puts the project .venv (rclpy, message packages) and this package's install space (the
 # generated face3d_ros.msg beside the symlinked hand-written modules) on the search paths, so
-# `import rclpy`, `from face3d_ros.msg import FaceParams` and `import face3d_ros.model` all work.
+# `import rclpy`, `from face3d_ros.msg import FaceParams`, `import face3d_ros.model` and
+# `import training` all work.
 # DDS discovery stays on this machine; ROS_DOMAIN_ID is left as the caller set it (tests pick
 # their own).
 
@@ -36,6 +37,10 @@ for _face3d_prefix in "${_face3d_venv}" "${_face3d_install}"; do
   _face3d_prepend CMAKE_PREFIX_PATH "${_face3d_prefix}"
   _face3d_prepend LD_LIBRARY_PATH "${_face3d_prefix}/lib"
 done
+# The checkout itself comes after the install space: it provides the offline `training`
+# package (not installed by colcon); `face3d_ros` resolves to the install space (links to the
+# checkout's files plus the generated msg module).
+_face3d_prepend PYTHONPATH "${_face3d_root}"
 _face3d_prepend PYTHONPATH "${_face3d_install}/lib/python3.11/site-packages"
 _face3d_prepend PATH "${_face3d_install}/lib/face3d_ros"
 
