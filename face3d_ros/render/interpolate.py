@@ -19,7 +19,7 @@ import torch
 
 from face3d_ros.render.rasterizer import Fragments
 
-__all__ = ["interpolate", "pixel_barycentrics"]
+__all__ = ["interpolate", "interpolate_np", "pixel_barycentrics"]
 
 
 def _fragment_tensors(
@@ -202,3 +202,57 @@ def pixel_barycentrics(
     w = torch.stack([edge(p1, p2), edge(p2, p0), edge(p0, p1)], -1) / area.unsqueeze(-1)
     out = screen_vertices.new_zeros((*tid.shape, 3))
     return out.index_put((mask,), w)
+
+
+def interpolate_np(
+    attributes: np.ndarray,
+    triangles: np.ndarray,
+    fragments: Fragments,
+    *,
+    background: float = 0.0,
+) -> np.ndarray:
+    """Numpy (non-differentiable, faster) version of :func:`interpolate`.
+
+    Args:
+        attributes: [N, C] (unbatched fragments) or [B, N, C] (batched fragments).
+        triangles: [F, 3] integer vertex indices.
+        fragments: [H, W] or [B, H, W] fragments.
+        background: Value for uncovered pixels.
+
+    Returns:
+        [H, W, C] or [B, H, W, C] float32.
+
+    Raises:
+        ValueError: On shape mismatch.
+    """
+    attr = np.asarray(attributes, np.float32)
+    tid = np.asarray(fragments.triangle_id)
+    tri = np.asarray(triangles)
+    if tri.ndim != 2 or tri.shape[1] != 3 or not np.issubdtype(tri.dtype, np.integer):
+        raise ValueError(f"triangles must be an integer [F, 3] array, got {list(tri.shape)}")
+    if tid.ndim == 3:
+        if attr.ndim != 3 or attr.shape[0] != tid.shape[0]:
+            raise ValueError(
+                f"attributes must be [B, N, C] with B = {tid.shape[0]}, got {list(attr.shape)}"
+            )
+        return np.stack(
+            [
+                interpolate_np(a, tri, Fragments(t, b, d), background=background)
+                for a, t, b, d in zip(
+                    attr, tid, fragments.barycentric, fragments.depth, strict=True
+                )
+            ]
+        )
+    if tid.ndim != 2 or attr.ndim != 2:
+        raise ValueError(
+            f"expected attributes [N, C] with fragments [H, W], got {list(attr.shape)} and "
+            f"{list(tid.shape)}"
+        )
+    mask = tid >= 0
+    out = np.full((*tid.shape, attr.shape[1]), background, np.float32)
+    vids = tri[tid[mask]]
+    if vids.size and vids.max() >= attr.shape[0]:
+        raise ValueError(f"triangle indices out of range for {attr.shape[0]} vertices")
+    bary = np.asarray(fragments.barycentric)[mask]
+    out[mask] = np.einsum("pk,pkc->pc", bary, attr[vids])
+    return out
