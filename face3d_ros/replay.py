@@ -28,7 +28,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ReplayError", "ReplaySummary", "find_face_params_msg", "main", "replay_bag"]
+__all__ = [
+    "ReplayError",
+    "ReplaySummary",
+    "find_face_params_msg",
+    "main",
+    "output_typestore",
+    "replay_bag",
+]
 
 FACE_PARAMS_TYPE = "face3d_ros/msg/FaceParams"
 
@@ -72,7 +79,8 @@ def find_face_params_msg() -> pathlib.Path:
     )
 
 
-def _typestore() -> Any:
+def output_typestore() -> Any:
+    """A rosbags typestore (ROS 2 Kilted) with face3d_ros/msg/FaceParams registered."""
     from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 
     store = get_typestore(Stores.ROS2_KILTED)
@@ -81,14 +89,20 @@ def _typestore() -> Any:
     return store
 
 
-def _prepare_output(out: pathlib.Path, overwrite: bool) -> None:
+def _check_output(out: pathlib.Path, overwrite: bool) -> None:
     if out.exists() or out.is_symlink():
         if not overwrite:
             raise ReplayError(f"output {out} exists; pass --overwrite to replace it")
-        if out.is_dir() and (not any(out.iterdir()) or (out / "metadata.yaml").is_file()):
-            shutil.rmtree(out)
-        else:
+        if not (out.is_dir() and not out.is_symlink()) or not (
+            not any(out.iterdir()) or (out / "metadata.yaml").is_file()
+        ):
             raise ReplayError(f"refusing to replace {out}: it is not a bag folder (no metadata.yaml)")
+
+
+def _prepare_output(out: pathlib.Path, overwrite: bool) -> None:
+    _check_output(out, overwrite)
+    if out.exists():
+        shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
 
 
@@ -181,7 +195,7 @@ def replay_bag(
         raise ReplayError("invalid parameters: " + "; ".join(reasons))
     p = NodeParams(**values)
 
-    store = _typestore()
+    store = output_typestore()
     with AnyReader([in_bag], default_typestore=store) as reader:
         present = {c.topic: c.msgtype for c in reader.connections}
         if topic not in present:
@@ -195,7 +209,7 @@ def replay_bag(
                 f"camera info topic {camera_info_topic!r} is not in {in_bag}; topics present: "
                 f"{listing}"
             )
-        _prepare_output(out_bag, overwrite)
+        _check_output(out_bag, overwrite)
         if tracker is None:
             from face3d_ros.node.tracking import TrackerLoadError, load_tracker
 
@@ -204,6 +218,7 @@ def replay_bag(
             except TrackerLoadError as exc:
                 raise ReplayError(str(exc)) from exc
         model = ModelInfo.from_model_data(model_data)
+        _prepare_output(out_bag, overwrite)
 
         prefix = "/" + output_prefix.strip("/") if output_prefix.strip("/") else ""
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3

@@ -1,0 +1,362 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The README's main job: the real node on the bundled sample sequence, recorded to a bag.
+
+Run (after ``source tools/env.sh``)::
+
+    python -m face3d_ros.demo [--out out/demo] [--frames 90] [--rate 10] [--overwrite]
+
+What happens, with no camera and no ROS install beyond this package's environment:
+
+1. ``face3d_node`` is started as a separate process, exactly as a launch file would start it:
+   ``python -m face3d_ros.node.face3d_node --ros-args --params-file config/face3d.yaml
+   -r image:=/camera/image_raw -r camera_info:=/camera/camera_info``.
+2. This process publishes the sample sequence (:mod:`face3d_ros.sample_data`: the astronaut
+   photo moving, with a run of face-less frames) with CameraInfo at a fixed rate, and records
+   the inputs and all of the node's outputs into a ROS 2 bag (rosbags writer; MCAP by default).
+3. It writes ``overlay.mp4`` (the node's overlay images), ``contact_sheet.png``, ``node.log``
+   and ``summary.json`` next to the bag, and prints a summary (frames in/out, dropped frames,
+   states seen, latency).
+
+The bag plays back with ``ros2 bag play`` (where installed) or opens in Foxglove; the
+``face3d_ros/msg/FaceParams`` definition is stored in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DemoError", "find_config", "main", "run_demo"]
+
+OUTPUT_TOPICS = ("face_params", "displacement", "coarse_depth", "face_mesh", "overlay")
+IMAGE_TOPIC = "/camera/image_raw"
+INFO_TOPIC = "/camera/camera_info"
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run or the node failed; the message says why."""
+
+
+def find_config(name: str = "face3d.yaml") -> pathlib.Path:
+    """Locate ``config/<name>`` in the installed package share, else in the source tree.
+
+    Raises:
+        DemoError: not found (paths tried listed).
+    """
+    tried = []
+    try:
+        from ament_index_python.packages import (
+            PackageNotFoundError,
+            get_package_share_directory,
+        )
+
+        try:
+            tried.append(pathlib.Path(get_package_share_directory("face3d_ros")) / "config" / name)
+        except PackageNotFoundError:
+            pass
+    except ImportError:
+        pass
+    tried.append(pathlib.Path(__file__).resolve().parent.parent / "config" / name)
+    for path in tried:
+        if path.is_file():
+            return path
+    raise DemoError(f"cannot find config/{name}; tried: " + ", ".join(map(str, tried)))
+
+
+def _prepare_out(out: pathlib.Path, overwrite: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise DemoError(f"output folder {out} is not empty; pass --overwrite to replace it")
+        import shutil
+
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _contact_sheet(frames: list[tuple[int, np.ndarray, str]], cols: int = 4) -> np.ndarray:
+    """Grid of labelled RGB thumbnails (320 px wide)."""
+    import cv2
+
+    thumbs = []
+    for index, rgb, label in frames:
+        h, w = rgb.shape[:2]
+        t = cv2.resize(rgb, (320, max(1, int(round(h * 320 / w)))), interpolation=cv2.INTER_AREA)
+        t = np.ascontiguousarray(t)
+        cv2.rectangle(t, (0, t.shape[0] - 22), (t.shape[1], t.shape[0]), (0, 0, 0), -1)
+        cv2.putText(t, f"#{index} {label}", (6, t.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+        thumbs.append(t)
+    th, tw = thumbs[0].shape[:2]
+    rows = (len(thumbs) + cols - 1) // cols
+    sheet = np.full((rows * th, cols * tw, 3), 32, np.uint8)
+    for k, t in enumerate(thumbs):
+        r, c = divmod(k, cols)
+        sheet[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = t[:th, :tw]
+    return sheet
+
+
+def run_demo(
+    out: pathlib.Path,
+    *,
+    frames: int = 90,
+    rate: float = 10.0,
+    width: int = 640,
+    height: int = 480,
+    params_file: pathlib.Path | None = None,
+    node_args: Sequence[str] = (),
+    storage: str = "mcap",
+    overwrite: bool = False,
+    startup_timeout: float = 120.0,
+) -> dict[str, Any]:
+    """Run the demo (see the module docstring) and return its summary.
+
+    Args:
+        out: output folder (created; must be empty unless ``overwrite``).
+        frames: number of sample frames published.
+        rate: publishing rate in Hz (frames arriving while the node is busy are dropped by it).
+        width: frame width.
+        height: frame height.
+        params_file: node parameter YAML (default: the package's config/face3d.yaml).
+        node_args: extra ``--ros-args`` items for the node (e.g. ``-p``, ``use_fine:=false``).
+        storage: bag storage, ``mcap`` or ``sqlite3``.
+        overwrite: replace a non-empty output folder.
+        startup_timeout: seconds to wait for the node to load its model and subscribe.
+
+    Returns:
+        The summary dict (also written to ``summary.json``).
+
+    Raises:
+        DemoError: existing output, missing config, or the node failing to start/activate.
+    """
+    import cv2
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+    from rclpy.serialization import deserialize_message, serialize_message
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from sensor_msgs.msg import Image
+    from visualization_msgs.msg import Marker
+
+    from face3d_ros.msg import FaceParams
+    from face3d_ros.node.conversions import image_to_numpy
+    from face3d_ros.node.sample_player import SamplePlayer, camera_info_for, make_header
+    from face3d_ros.replay import output_typestore
+    from face3d_ros.sample_data import SampleSequenceConfig, sample_frame
+
+    out = pathlib.Path(out)
+    params_file = pathlib.Path(params_file) if params_file else find_config()
+    if not params_file.is_file():
+        raise DemoError(f"parameter file {params_file} does not exist")
+    _prepare_out(out, overwrite)
+    cfg = SampleSequenceConfig(
+        n_frames=frames, width=width, height=height, fps=rate,
+        start_stamp=float(int(time.time())),
+        faceless_start=frames // 2, faceless_length=max(1, frames // 8),
+    )
+    log_path = out / "node.log"
+    cmd = [
+        sys.executable, "-m", "face3d_ros.node.face3d_node", "--ros-args",
+        "--params-file", str(params_file),
+        "-r", f"image:={IMAGE_TOPIC}", "-r", f"camera_info:={INFO_TOPIC}", *node_args,
+    ]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    types = {"face_params": FaceParams, "displacement": Image, "coarse_depth": Image,
+             "face_mesh": Marker, "overlay": Image}
+    type_names = {"face_params": "face3d_ros/msg/FaceParams", "face_mesh":
+                  "visualization_msgs/msg/Marker"}
+    store = output_typestore()
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    received: dict[str, int] = dict.fromkeys(OUTPUT_TOPICS, 0)
+    sent_at: dict[tuple[int, int], float] = {}
+    latencies: list[float] = []
+    states: dict[tuple[int, int], int] = {}
+    overlays: dict[tuple[int, int], np.ndarray] = {}
+    index_of: dict[tuple[int, int], int] = {}
+
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    context = rclpy.context.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("face3d_demo", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        with Writer(out / "bag", version=9, storage_plugin=plugin) as writer:
+            conns = {
+                name: writer.add_connection(
+                    f"/{name}", type_names.get(name, "sensor_msgs/msg/Image"), typestore=store
+                )
+                for name in OUTPUT_TOPICS
+            }
+            in_img = writer.add_connection(IMAGE_TOPIC, "sensor_msgs/msg/Image", typestore=store)
+            in_info = writer.add_connection(
+                INFO_TOPIC, "sensor_msgs/msg/CameraInfo", typestore=store
+            )
+
+            def recorder(name: str) -> Any:
+                def cb(raw: bytes) -> None:
+                    msg = deserialize_message(raw, types[name])
+                    key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+                    stamp_ns = key[0] * 1_000_000_000 + key[1]
+                    writer.write(conns[name], stamp_ns, raw)
+                    received[name] += 1
+                    if name == "face_params":
+                        states[key] = msg.state
+                        if key in sent_at:
+                            latencies.append(time.monotonic() - sent_at[key])
+                    elif name == "overlay":
+                        overlays[key] = image_to_numpy(msg)
+
+                return cb
+
+            qos = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
+            for name in OUTPUT_TOPICS:
+                node.create_subscription(types[name], f"/{name}", recorder(name), qos, raw=True)
+            player = SamplePlayer(node, IMAGE_TOPIC, INFO_TOPIC)
+
+            end = time.monotonic() + startup_timeout
+            while not player.subscribers_ready():
+                executor.spin_once(timeout_sec=0.1)
+                log_text = log_path.read_text()
+                if proc.poll() is not None or "cannot activate" in log_text or time.monotonic() > end:
+                    raise DemoError(f"face3d_node did not start; node.log:\n{log_text[-2000:]}")
+            time.sleep(0.5)  # let discovery settle for the output subscriptions too
+            period = 1.0 / rate
+            t0 = time.monotonic()
+            for i in range(frames):
+                frame = sample_frame(i, cfg)
+                while time.monotonic() < t0 + i * period:
+                    executor.spin_once(timeout_sec=max(0.0, min(0.01, t0 + i * period
+                                                               - time.monotonic())))
+                header = player.publish_rgb(frame.image, frame.stamp)
+                key = (header.stamp.sec, header.stamp.nanosec)
+                sent_at[key] = time.monotonic()
+                index_of[key] = i
+                ns = key[0] * 1_000_000_000 + key[1]
+                writer.write(in_info, ns, serialize_message(
+                    camera_info_for(header, width, height, player.focal_px)))
+                writer.write(in_img, ns, serialize_message(
+                    player_image(frame.image, header)))
+            last = time.monotonic()
+            seen = -1
+            while time.monotonic() - last < 3.0 and time.monotonic() - t0 < frames * period + 120:
+                executor.spin_once(timeout_sec=0.1)
+                total = sum(received.values())
+                if total != seen:
+                    seen, last = total, time.monotonic()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+    names = {0: "INITIALISING", 1: "TRACKING", 2: "LOST"}
+    state_counts = {names[s]: 0 for s in names}
+    for s in states.values():
+        state_counts[names.get(s, str(s))] = state_counts.get(names.get(s, str(s)), 0) + 1
+    order = sorted(overlays)
+    if order:
+        h, w = overlays[order[0]].shape[:2]
+        video = cv2.VideoWriter(str(out / "overlay.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
+                                float(rate), (w, h))
+        if not video.isOpened():
+            raise DemoError("OpenCV cannot write overlay.mp4 (mp4v codec unavailable)")
+        for key in order:
+            video.write(cv2.cvtColor(overlays[key], cv2.COLOR_RGB2BGR))
+        video.release()
+        picks = sorted({order[int(round(k))] for k in np.linspace(0, len(order) - 1, 12)})
+        sheet = _contact_sheet([(index_of.get(k, -1), overlays[k], names.get(states.get(k, -1),
+                                 "?")) for k in picks])
+        cv2.imwrite(str(out / "contact_sheet.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    summary = {
+        "frames_published": frames,
+        "rate_hz": rate,
+        "frames_processed": received["face_params"],
+        "frames_dropped_or_lost": frames - received["face_params"],
+        "outputs_received": received,
+        "states": state_counts,
+        "state_sequence": "".join("ITL"[states[k]] for k in sorted(states)),
+        "latency_mean_ms": float(1000 * np.mean(latencies)) if latencies else None,
+        "latency_max_ms": float(1000 * np.max(latencies)) if latencies else None,
+        "output": str(out),
+        "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()),
+        "node_exit_code": proc.returncode,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary["files"].append("summary.json")
+    return summary
+
+
+def player_image(rgb: np.ndarray, header: Any) -> Any:
+    """The Image message the SamplePlayer publishes for ``rgb`` (rgb8), for the input record."""
+    from face3d_ros.node.conversions import numpy_to_image
+
+    return numpy_to_image(rgb, "rgb8", header)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; prints the summary. Returns 0, or 2 on a DemoError."""
+    ap = argparse.ArgumentParser(prog="face3d-demo", description=__doc__.split("\n\n")[0])
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out") / f"demo-{stamp}",
+                    help="output folder (default: out/demo-<timestamp>)")
+    ap.add_argument("--frames", type=int, default=90, help="sample frames to publish")
+    ap.add_argument("--rate", type=float, default=10.0, help="publishing rate (Hz)")
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--params-file", type=pathlib.Path, default=None,
+                    help="node parameter YAML (default: config/face3d.yaml)")
+    ap.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    ap.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    ap.add_argument("--domain-id", type=int, default=None,
+                    help="ROS_DOMAIN_ID for the demo (default: $ROS_DOMAIN_ID, else 1 + pid %% 100)")
+    ap.add_argument("node_args", nargs="*",
+                    help="extra --ros-args for the node after '--', e.g. -- -p use_fine:=false")
+    args = ap.parse_args(argv)
+    if args.frames < 2 or args.rate <= 0:
+        ap.error("--frames must be >= 2 and --rate > 0")
+    domain = args.domain_id if args.domain_id is not None else int(
+        os.environ.get("ROS_DOMAIN_ID", 1 + os.getpid() % 100))
+    os.environ["ROS_DOMAIN_ID"] = str(domain)
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    print(f"face3d demo: ROS_DOMAIN_ID={domain}, {args.frames} frames at {args.rate} Hz "
+          f"-> {args.out}", flush=True)
+    try:
+        s = run_demo(args.out, frames=args.frames, rate=args.rate, width=args.width,
+                     height=args.height, params_file=args.params_file,
+                     node_args=args.node_args, storage=args.storage, overwrite=args.overwrite)
+    except DemoError as exc:
+        print(f"face3d demo: error: {exc}", file=sys.stderr)
+        return 2
+    lat = "n/a" if s["latency_mean_ms"] is None else f"{s['latency_mean_ms']:.1f} ms"
+    states = ", ".join(f"{k} {v}" for k, v in s["states"].items())
+    print(
+        f"frames in: {s['frames_published']}, processed (FaceParams out): "
+        f"{s['frames_processed']}, dropped while busy: {s['frames_dropped_or_lost']}\n"
+        f"states: {states}\nstate sequence: {s['state_sequence']}\n"
+        f"mean latency (publish -> FaceParams): {lat}\n"
+        f"outputs: {s['outputs_received']}\nfiles in {s['output']}: {', '.join(s['files'])}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
