@@ -1,0 +1,174 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""A tiny training run decreases the loss, writes config/checkpoint/curves, and resumes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from face3d_ros.geometry.camera import project_np
+from face3d_ros.model.morphable import MorphableModel
+from face3d_ros.model.synthetic import make_synthetic_model
+from face3d_ros.nets.weights import load_checkpoint
+from face3d_ros.render.rasterizer import rasterize
+from training.datasets.shards import ShardWriter
+from training.train.cli import main as cli_main
+from training.train.config import TrainConfig, apply_overrides, parse_set
+from training.train.loop import train
+
+torch.set_num_threads(2)
+
+
+def _face_image(model: MorphableModel, a_id, a_exp, pose, size: int) -> np.ndarray:
+    """Depth-shaded render of the synthetic face (informative about pose and shape)."""
+    with torch.no_grad():
+        verts = model.shape(torch.from_numpy(a_id[None]), torch.from_numpy(a_exp[None]))[0]
+    screen = project_np(verts.numpy(), pose)
+    frags = rasterize(screen, model.triangles.numpy(), size, size)
+    img = np.zeros((size, size, 3), np.float32)
+    fg = frags.triangle_id >= 0
+    d = frags.depth[fg]
+    img[fg] = (0.3 + 0.7 * (d - d.min()) / max(float(np.ptp(d)), 1e-6))[:, None]
+    return (img * 255).astype(np.uint8)
+
+
+def _write(root, kind: str, n: int, seed: int = 0) -> None:
+    """Write ``n`` tiny samples of ``kind`` with the synthetic model."""
+    data = make_synthetic_model()
+    model = MorphableModel(data)
+    rng = np.random.default_rng(seed)
+    size = 224 if kind == "coarse" else 256
+    with ShardWriter(root, kind, samples_per_shard=3, attrs={"model_id": data.model_id}) as w:
+        for _ in range(n):
+            if kind == "fine":
+                gray = rng.random((256, 256)).astype(np.float32)
+                mask = np.zeros((256, 256), np.uint8)
+                mask[64:192, 64:192] = 1
+                depth = np.where(mask > 0, 100.0 + 20 * rng.random((256, 256)), 0.0)
+                w.add(
+                    {
+                        "gray": gray,
+                        "coarse_depth": depth.astype(np.float32),
+                        "mask": mask,
+                        "displacement": ((gray - 0.5) * 2.0 * mask).astype(np.float32),
+                    }
+                )
+                continue
+            a_id = (0.7 * rng.standard_normal(data.n_id)).astype(np.float32)
+            a_exp = (0.7 * rng.standard_normal(data.n_exp)).astype(np.float32)
+            pose = np.array(
+                [*rng.uniform(-0.3, 0.3, 3), *(size / 2 + rng.uniform(-10, 10, 2)), 0.9],
+                np.float32,
+            )
+            sample = {
+                "image": _face_image(model, a_id, a_exp, pose, size),
+                "alpha_id": a_id,
+                "alpha_exp": a_exp,
+                "pose": pose,
+                "alpha_alb": (0.5 * rng.standard_normal(data.n_alb)).astype(np.float32),
+                "gamma": (rng.normal(0, 0.1, 27) + np.eye(3, 9).reshape(27)).astype(np.float32),
+            }
+            if kind == "tracking":
+                prev = pose + np.r_[rng.normal(0, 0.03, 3), rng.normal(0, 2, 2), 0.0]
+                sample["prev_pose"] = prev.astype(np.float32)
+                sample["pncc"] = _face_image(model, a_id * 0, a_exp * 0, sample["prev_pose"], size)
+            w.add(sample)
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    """Tiny coarse, tracking and fine shard sets."""
+    root = tmp_path_factory.mktemp("shards")
+    for kind, n in (("coarse", 4), ("tracking", 2), ("fine", 4)):
+        _write(root / kind, kind, n)
+    return root
+
+
+def _config(datasets, tmp_path, net: str, **kw) -> TrainConfig:
+    base = TrainConfig(
+        net=net,
+        data=str(datasets / net),
+        model="synthetic",
+        runs_dir=str(tmp_path / "runs"),
+        steps=8,
+        batch_size=2,
+        log_every=2,
+        ckpt_every=4,
+        warmup_steps=0,
+        max_pixels=256,
+        augment=False,
+        fine_channels=[8, 16, 32],
+    )
+    return apply_overrides(base, kw)
+
+
+def _curve(run_dir) -> list[dict[str, str]]:
+    with open(run_dir / "curves.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_fine_training_decreases_loss_writes_files_and_resumes(datasets, tmp_path):
+    config = _config(datasets, tmp_path, "fine", steps=16, lr=3e-3, ckpt_every=8)
+    result = train(config, progress=False, command="test")
+    run = result.run_dir
+    assert result.step == 16
+    assert result.last_loss < result.first_loss
+    for name in ("config.yaml", "checkpoint.pt", "curves.csv", "curves.png", "summary.json"):
+        assert (run / name).is_file(), name
+    assert yaml.safe_load((run / "config.yaml").read_text())["net"] == "fine"
+    assert len(_curve(run)) == 8
+    with pytest.raises(FileExistsError):
+        train(config, progress=False)
+
+    resumed = train(apply_overrides(config, {"steps": 20}), resume=True, progress=False)
+    assert resumed.step == 20
+    rows = _curve(run)
+    assert [int(r["step"]) for r in rows][-3:] == [16, 18, 20]
+    net, ckpt = load_checkpoint(run / "checkpoint.pt", net="fine")
+    assert ckpt["step"] == 20 and ckpt["final"]
+    assert json.loads((run / "summary.json").read_text())["step"] == 20
+
+
+def test_coarse_proposed_loss_decreases(datasets, tmp_path):
+    config = _config(datasets, tmp_path, "coarse", steps=10, lr=2e-3, log_every=5)
+    result = train(config, progress=False, command="test")
+    rows = _curve(result.run_dir)
+    assert {"l_pose", "l_geo", "w_pose", "w_geo", "param_mse"} <= set(rows[0])
+    assert result.last_loss < result.first_loss
+    w = float(rows[-1]["w_pose"]) + float(rows[-1]["w_geo"])
+    assert abs(w - 1.0) < 1e-5
+    net, _ = load_checkpoint(result.run_dir / "checkpoint.pt", model=make_synthetic_model())
+    assert net.output_size == 8 + 6 + 6
+
+
+def test_tracking_and_mse_baseline_run(datasets, tmp_path):
+    result = train(_config(datasets, tmp_path, "tracking", steps=2, log_every=1), progress=False)
+    rows = _curve(result.run_dir)
+    assert {"l_pose", "l_geo", "l_col", "w_col"} <= set(rows[0])
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+    mse = train(
+        _config(datasets, tmp_path, "coarse", steps=2, log_every=1, loss="mse", name="mse"),
+        progress=False,
+    )
+    assert "w_pose" not in _curve(mse.run_dir)[0]
+
+
+def test_cli_overrides_and_errors(datasets, tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("lr: 0.01\nsteps: 3\nfine_channels: [8, 16]\n")
+    args = ["--data", str(datasets / "fine"), "--config", str(cfg), "--set", "steps=5"]
+    assert cli_main([*args, "--print-config"], net="fine") == 0
+    out = yaml.safe_load(capsys.readouterr().out)
+    assert out["lr"] == 0.01 and out["steps"] == 5 and out["fine_channels"] == [8, 16]
+    assert cli_main([*args, "--set", "nope=1"], net="fine") == 2
+    assert parse_set(["fine_channels=[4,8]"]) == {"fine_channels": [4, 8]}
+    with pytest.raises(ValueError, match="steps"):
+        apply_overrides(TrainConfig(), {"steps": "many"})
+    with pytest.raises(FileNotFoundError, match="resume"):
+        train(_config(datasets, tmp_path, "fine", name="none"), resume=True, progress=False)
