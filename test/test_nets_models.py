@@ -104,3 +104,19 @@ def test_unet_is_small_and_keeps_resolution():
     net = UNet(2, 1, (16, 32, 64, 128))
     assert sum(p.numel() for p in net.parameters()) < 500_000
     assert net(torch.rand(1, 2, 32, 48)).shape == (1, 1, 32, 48)
+
+
+def test_param_layout_interop(model):
+    from face3d_ros.params import ParamLayout
+
+    layout = ParamLayout.from_model(model)
+    coarse = CoarseNet.from_layout(layout)
+    tracking = TrackingNet.from_layout(layout)
+    assert coarse.output_size == layout.coarse_size
+    assert tracking.output_size == layout.tracking_size
+    assert tracking.spec.slices()["sh"] == layout.tracking_slices["gamma"]
+    mean, std = _stats(layout.tracking_size, 3)
+    tracking.set_statistics(mean, std)
+    back = tracking.param_layout()
+    assert np.array_equal(back.tracking_mean, mean) and np.array_equal(back.tracking_std, std)
+    assert coarse.param_layout(model.n_alb).coarse_size == coarse.output_size

@@ -8,6 +8,8 @@ net has 185 outputs (100 + 79 + 6). Pose is in the pixel coordinates of the 224x
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from face3d_ros.nets.heads import OutputSpec
@@ -55,6 +57,18 @@ class CoarseNet(RegressionNet):
         super().__init__(spec, input_channels=3, input_size=COARSE_INPUT_SIZE)
         self.n_id = int(n_id)
         self.n_exp = int(n_exp)
+
+    @classmethod
+    def from_layout(cls, layout: Any) -> CoarseNet:
+        """Create sized and normalised by a :class:`face3d_ros.params.ParamLayout`.
+
+        Args:
+            layout: ParamLayout (``n_id``, ``n_exp``, ``coarse_mean``, ``coarse_std``).
+
+        Returns:
+            The net.
+        """
+        return cls(layout.n_id, layout.n_exp, layout.coarse_mean, layout.coarse_std)
 
     @classmethod
     def from_spec(cls, spec: OutputSpec) -> CoarseNet:

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
@@ -102,6 +104,35 @@ class RegressionNet(nn.Module):
             Group name -> [B, size] view.
         """
         return {name: params[:, sl] for name, sl in self.spec.slices().items()}
+
+    def param_layout(self, n_alb: int | None = None) -> Any:
+        """The :class:`face3d_ros.params.ParamLayout` carrying this net's statistics.
+
+        Args:
+            n_alb: K_alb for a CoarseNet (which has no albedo output; default 0). Ignored for
+                the tracking net.
+
+        Returns:
+            ParamLayout whose ``coarse_*`` or ``tracking_*`` mean/std are this net's.
+        """
+        from face3d_ros.params import ParamLayout
+
+        sizes = dict(self.spec.groups)
+        if "alb" in sizes:
+            return ParamLayout(
+                sizes["id"],
+                sizes["exp"],
+                sizes["alb"],
+                tracking_mean=self.spec.mean,
+                tracking_std=self.spec.std,
+            )
+        return ParamLayout(
+            sizes["id"],
+            sizes["exp"],
+            int(n_alb or 0),
+            coarse_mean=self.spec.mean,
+            coarse_std=self.spec.std,
+        )
 
     def set_statistics(self, mean: np.ndarray, std: np.ndarray) -> None:
         """Replace the de-normalisation statistics (e.g. computed from the training set).

@@ -10,6 +10,8 @@ Pose deltas are additive and in the pixel coordinates of the 256x256 crop:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -84,6 +86,20 @@ class TrackingNet(RegressionNet):
         self.n_id = int(n_id)
         self.n_exp = int(n_exp)
         self.n_alb = int(n_alb)
+
+    @classmethod
+    def from_layout(cls, layout: Any) -> TrackingNet:
+        """Create sized and normalised by a :class:`face3d_ros.params.ParamLayout`.
+
+        Args:
+            layout: ParamLayout (dims, ``tracking_mean``, ``tracking_std``).
+
+        Returns:
+            The net.
+        """
+        return cls(
+            layout.n_id, layout.n_exp, layout.n_alb, layout.tracking_mean, layout.tracking_std
+        )
 
     @classmethod
     def from_spec(cls, spec: OutputSpec) -> TrackingNet:
