@@ -11,7 +11,10 @@
 # Every step is skipped when its stamp says it is up to date, so a second run takes seconds.
 # Safe to run from any working directory. Environment knobs:
 #   FACE3D_PYTHON   interpreter used to create .venv (default: python3.11)
-#   FACE3D_SKIP_APT=1  do not touch system packages (e.g. no root); missing ones are reported.
+#   FACE3D_SKIP_APT=1  do not check or install system packages (no root, not Debian): then
+#                      xmllint and dlib's 68-landmark predictor are up to you.
+# A moved or copied checkout rebuilds build/ and install/; its .venv must be re-created
+# (delete it): virtual environments hold absolute paths.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +24,14 @@ PY_FOR_VENV="${FACE3D_PYTHON:-python3.11}"
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# One bootstrap at a time per checkout (parallel test runs share .venv, build/ and install/).
+mkdir -p log
+exec 9>log/.face3d-bootstrap.lock
+if ! flock -n 9; then
+  log "waiting for another bootstrap of this checkout to finish"
+  flock 9
+fi
 
 hash_files() {
   # sha256 over the names and contents of the given files (missing files hash as absent).
@@ -121,13 +132,19 @@ installed_names="$(find face3d_ros launch config scripts -type f \
      -o -name '*.launch.py' -o -name '*.yaml' -o -name '*.rviz' -o -path 'scripts/*' \) \
   -not -path '*/__pycache__/*' 2>/dev/null | LC_ALL=C sort || true)"
 build_hash="$( {
-  printf '%s\n' "${req_hash}" "${installed_names}"
+  printf '%s\n' "${ROOT}" "${req_hash}" "${installed_names}"
   hash_files package.xml CMakeLists.txt msg/*.msg scripts/face3d_node
 } | sha256sum | cut -d' ' -f1)"
 BUILD_STAMP="${ROOT}/install/.face3d-build.sha256"
 if [[ ! -f "${BUILD_STAMP}" || "$(cat "${BUILD_STAMP}")" != "${build_hash}" ]]; then
   log "colcon build (FaceParams message + Python package)"
   rm -f "${BUILD_STAMP}"
+  # A CMake cache made for another source folder (moved checkout) cannot be reused.
+  cache="build/face3d_ros/CMakeCache.txt"
+  if [[ -f "${cache}" ]] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=${ROOT}" "${cache}"; then
+    log "build/ was made for another checkout: removing build/ and install/"
+    rm -rf build install
+  fi
   # Drop installed links whose source file was deleted or renamed.
   if [[ -d install ]]; then find install -xtype l -delete; fi
   export AMENT_PREFIX_PATH="${VENV}" CMAKE_PREFIX_PATH="${VENV}"
