@@ -11,6 +11,7 @@ test gives it a distinctive value and it round-trips.
 from __future__ import annotations
 
 import array
+import importlib.util
 import json
 import os
 import pathlib
@@ -140,11 +141,17 @@ def test_package_layout() -> None:
 
     msg_dir = pathlib.Path(face3d_ros.msg.__file__).parent
     assert (msg_dir / "_face_params.py").is_file()
-    init = pathlib.Path(face3d_ros.__file__)
-    assert init.resolve() == (REPO_ROOT / "face3d_ros" / "__init__.py").resolve(), (
-        f"face3d_ros imported from {init}, which is not (a link to) the checkout's file: "
-        "edits would not be seen without a rebuild"
-    )
+    for module, relative in [
+        ("face3d_ros", "face3d_ros/__init__.py"),
+        ("face3d_ros.model", "face3d_ros/model/__init__.py"),
+    ]:
+        spec = importlib.util.find_spec(module)
+        assert spec is not None and spec.origin is not None, f"{module} not importable"
+        origin = pathlib.Path(spec.origin)
+        assert origin.resolve() == (REPO_ROOT / relative).resolve(), (
+            f"{module} imported from {origin}, which is not (a link to) the checkout's file: "
+            "edits would not be seen without a rebuild"
+        )
 
 
 def test_roundtrip_between_processes(rclpy_context: Any, tmp_path: pathlib.Path) -> None:
