@@ -218,7 +218,7 @@ class FaceDetector:
             small = np.ascontiguousarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
         rects, scores, _ = self._detector.run(small, self.upsample, self.min_score)
         detections = []
-        for rect, score in zip(rects, scores):
+        for rect, score in zip(rects, scores, strict=True):
             if score < self.min_score:
                 continue
             box = (

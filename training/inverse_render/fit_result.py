@@ -144,8 +144,11 @@ class FitResult:
                     f"expected {shape}"
                 )
         n = self.arrays["vertex_uv"].shape[0]
-        for key, shape in (("vertex_uv", (n, 2)), ("vertex_visible", (n,)),
-                           ("albedo_vertex", (n, 3))):
+        for key, shape in (
+            ("vertex_uv", (n, 2)),
+            ("vertex_visible", (n,)),
+            ("albedo_vertex", (n, 3)),
+        ):
             if self.arrays[key].shape != shape:
                 raise ValueError(
                     f"FitResult {self.name!r}: {key} has shape {self.arrays[key].shape}, "
@@ -235,8 +238,11 @@ def save_fit(
         "image_size": [int(v) for v in result.image_size],
         "model_id": result.model_id,
         "dims": {k: int(arrays[k].shape[0]) for k in ("alpha_id", "alpha_exp", "alpha_alb")},
-        "crop": {"x0": float(result.crop.x0), "y0": float(result.crop.y0),
-                 "size": float(result.crop.size)},
+        "crop": {
+            "x0": float(result.crop.x0),
+            "y0": float(result.crop.y0),
+            "size": float(result.crop.size),
+        },
         "crop_size": int(result.crop_size),
         "detection_box": [float(v) for v in result.detection_box],
         "detection_score": float(result.detection_score),

@@ -1,0 +1,204 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Command line: inverse-render a folder of photos into FitResult files.
+
+Example::
+
+    python -m training.builtin_photos --out out/photos
+    python -m training.inverse_render --images out/photos --out out/fits --shard 0/2
+
+Each photo ``<stem>`` gives ``<stem>.fit.npz``, ``<stem>.fit.json`` and ``<stem>.overlay.png``
+(see :mod:`training.inverse_render.fit_result`). Photos whose fit is already complete are skipped
+(resume) unless ``--overwrite``; a photo that fails (no face, fit error) is logged, recorded in
+``failures-<i>of<n>.json`` and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import pathlib
+import sys
+import time
+import traceback
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
+
+log = logging.getLogger("training.inverse_render")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse ``"i/n"`` (0-based shard ``i`` of ``n``).
+
+    Raises:
+        argparse.ArgumentTypeError: On malformed input.
+    """
+    try:
+        i_s, n_s = text.split("/")
+        i, n = int(i_s), int(n_s)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--shard must look like 0/4, got {text!r}") from exc
+    if n < 1 or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"--shard i/n needs 0 <= i < n, got {text!r}")
+    return i, n
+
+
+def collect_images(inputs: list[str]) -> list[pathlib.Path]:
+    """Expand folders (non-recursive, sorted) and files into a list of image paths.
+
+    Raises:
+        FileNotFoundError: When an input does not exist.
+        ValueError: When two photos share a file stem (their outputs would collide).
+    """
+    paths: list[pathlib.Path] = []
+    for item in inputs:
+        p = pathlib.Path(item)
+        if p.is_dir():
+            paths.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES))
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise FileNotFoundError(f"--images: {p} does not exist")
+    seen: dict[str, pathlib.Path] = {}
+    for p in paths:
+        if p.stem in seen:
+            raise ValueError(f"two photos share the name {p.stem!r}: {seen[p.stem]} and {p}")
+        seen[p.stem] = p
+    return paths
+
+
+def read_rgb(path: pathlib.Path):
+    """Read an image file as uint8 RGB ``[H, W, 3]``.
+
+    Raises:
+        ValueError: When OpenCV cannot decode it.
+    """
+    import cv2
+    import numpy as np
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"cannot decode image {path}")
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of the CLI."""
+    ap = argparse.ArgumentParser(
+        prog="python -m training.inverse_render", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--images", nargs="+", required=True, help="image files and/or folders")
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--shard", type=parse_shard, default=(0, 1), help="i/n: this process's part")
+    ap.add_argument("--model", default=None, help="face model .npz (default: shipped model)")
+    ap.add_argument(
+        "--synthetic-model", action="store_true", help="use make_synthetic_model() (smoke tests)"
+    )
+    ap.add_argument("--predictor", default=None, help="dlib 68-point predictor .dat")
+    ap.add_argument("--overwrite", action="store_true", help="refit photos that are complete")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    ap.add_argument("--limit", type=int, default=None, help="process at most this many photos")
+    ap.add_argument("--n-iters", type=int, default=None, help="stage 1 outer iterations")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 unless setup fails)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
+    )
+    import torch
+    from tqdm import tqdm
+
+    from face3d_ros.detection import FaceDetector
+    from face3d_ros.model.morphable import MorphableModel
+    from training.inverse_render.fit_result import fit_is_complete, fit_paths, save_fit
+    from training.inverse_render.overlay import write_png
+    from training.inverse_render.pipeline import (
+        InverseRenderConfig,
+        NoFaceError,
+        inverse_render_photo,
+    )
+
+    torch.set_num_threads(max(1, args.threads))
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    images = collect_images(args.images)
+    i, n = args.shard
+    mine = images[i::n]
+    if args.limit is not None:
+        mine = mine[: args.limit]
+    todo = [p for p in mine if args.overwrite or not fit_is_complete(out, p.stem)]
+    log.info(
+        "%d photos, shard %d/%d: %d, %d to fit (%d complete)",
+        len(images),
+        i,
+        n,
+        len(mine),
+        len(todo),
+        len(mine) - len(todo),
+    )
+    if not todo:
+        return 0
+    if args.synthetic_model:
+        from face3d_ros.model.synthetic import make_synthetic_model
+
+        model = MorphableModel(make_synthetic_model())
+    elif args.model:
+        model = MorphableModel.from_file(args.model)
+    else:
+        from face3d_ros.model.default import load_default_model
+
+        model = MorphableModel(load_default_model())
+    detector = FaceDetector(args.predictor)
+    cfg = InverseRenderConfig()
+    if args.n_iters is not None:
+        cfg.fit.n_iters = args.n_iters
+    failures: list[dict[str, str]] = []
+    n_ok = 0
+    for path in tqdm(todo, desc=f"inverse render {i}/{n}", unit="photo"):
+        t0 = time.perf_counter()
+        try:
+            image = read_rgb(path)
+            result, overlay = inverse_render_photo(
+                image, model, detector=detector, cfg=cfg, name=path.stem, source=str(path)
+            )
+            paths = fit_paths(out, path.stem)
+            write_png(paths["overlay"], overlay, overwrite=True)
+            save_fit(result, out, overwrite=True)
+            n_ok += 1
+            r = result.residuals
+            log.info(
+                "%s: landmarks %.2f px, photo %.4f -> %.4f, %.2f s",
+                path.stem,
+                r["landmark_rmse_px"],
+                r["photo_rmse_before_disp"],
+                r["photo_rmse_after_disp"],
+                time.perf_counter() - t0,
+            )
+        except NoFaceError as exc:
+            log.warning("%s: %s (skipped)", path, exc)
+            failures.append({"photo": str(path), "error": "no_face", "message": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - one bad photo must not stop a batch
+            log.error("%s: %s: %s (skipped)", path, type(exc).__name__, exc)
+            log.debug("%s", traceback.format_exc())
+            failures.append({"photo": str(path), "error": type(exc).__name__, "message": str(exc)})
+    fail_path = out / f"failures-{i}of{n}.json"
+    if failures:
+        fail_path.write_text(json.dumps(failures, indent=2))
+    elif fail_path.exists():
+        fail_path.unlink()
+    log.info(
+        "done: %d fitted, %d failed, %d previously complete",
+        n_ok,
+        len(failures),
+        len(mine) - len(todo),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
