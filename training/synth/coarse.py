@@ -1,0 +1,276 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""CoarseNet training set: re-posed, re-expressed renders of fitted photos (paper Sec. 5.1).
+
+For every fitted photo and sample ``k`` (own random stream, see
+:func:`training.synth.common.unit_rng`):
+
+1. draw a new (pitch, yaw, roll) uniformly within the configured ranges (the image position
+   ``(tx, ty)`` and scale ``s`` of the fit are kept) and new expression coefficients (with
+   probability ``p_exp_from_fits`` those of another fitted photo, otherwise drawn from the prior
+   N(0, I), clipped);
+2. warp the photo so that the face control points (the 68 landmarks and the mesh-border vertices)
+   move from their fitted projections to their new projections, with a fixed ring of points
+   around the face (:mod:`training.synth.warp`);
+3. crop ``image_size`` pixels around the new face (landmark crop as at run time, plus a little
+   random jitter) and render the face in it with the photo's own blended albedo and fitted SH
+   light, composited over the warped photo.
+
+Labels are the parameters with the pose in the crop's pixels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from training.synth.common import PhotoFit, boundary_vertices, render_textured, to_uint8, unit_rng
+from training.synth.warp import warp_background
+
+__all__ = [
+    "CoarseConfig",
+    "CoarseFrame",
+    "composite_in_crop",
+    "draw_frame",
+    "generate_coarse",
+    "make_coarse_sample",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class CoarseConfig:
+    """Settings of the CoarseNet set.
+
+    Attributes:
+        per_photo: Samples per fitted photo (paper: 20).
+        pitch_range_deg: New pitch uniform in ``[-r, r]`` degrees.
+        yaw_range_deg: New yaw uniform in ``[-r, r]``.
+        roll_range_deg: New roll uniform in ``[-r, r]``.
+        p_exp_from_fits: Probability of borrowing another fit's expression (when there is one).
+        exp_prior_std: Std of prior-drawn expression coefficients (sigma units).
+        exp_clip: Prior-drawn coefficients are clipped to ``[-exp_clip, exp_clip]``.
+        image_size: Crop side of the samples (architecture: 224).
+        crop_scale: Crop side / detector-box side (``TrackerConfig.crop_scale``, 1.6).
+        crop_jitter: Random crop shift (fraction of the crop side) and relative size change.
+        ring_scale: Radius of the fixed warp ring relative to the face control points.
+        max_border_points: Mesh-border vertices used as warp control points (evenly subsampled).
+    """
+
+    per_photo: int = 20
+    pitch_range_deg: float = 30.0
+    yaw_range_deg: float = 60.0
+    roll_range_deg: float = 30.0
+    p_exp_from_fits: float = 0.5
+    exp_prior_std: float = 1.0
+    exp_clip: float = 3.0
+    image_size: int = 224
+    crop_scale: float = 1.6
+    crop_jitter: float = 0.05
+    ring_scale: float = 1.4
+    max_border_points: int = 48
+
+
+@dataclasses.dataclass
+class CoarseFrame:
+    """A re-posed version of a fitted photo in full-photo coordinates.
+
+    Attributes:
+        params: New :class:`~face3d_ros.params.FaceParams` (pose in photo pixels).
+        vertices: [N, 3] mm, the new shape (fitted identity, new expression).
+        background: [H, W, 3] float32 warped photo.
+        landmarks: [68, 2] projected model landmarks at the new pose (photo pixels).
+    """
+
+    params: Any
+    vertices: np.ndarray
+    background: np.ndarray
+    landmarks: np.ndarray
+
+
+def control_indices(model: Any, max_border_points: int) -> np.ndarray:
+    """Vertex indices used as warp control points: landmarks + subsampled mesh border.
+
+    Args:
+        model: MorphableModel.
+        max_border_points: Border vertices kept (evenly spaced in index order).
+
+    Returns:
+        [M] int64 vertex indices (unique).
+    """
+    border = boundary_vertices(model.data.triangles)
+    if len(border) > max_border_points:
+        border = border[np.linspace(0, len(border) - 1, max_border_points).round().astype(int)]
+    lm = np.asarray(model.data.landmark_indices, dtype=np.int64)
+    return np.unique(np.concatenate([lm, border]))
+
+
+def _shape(model: Any, alpha_id: np.ndarray, alpha_exp: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model.shape(
+            torch.from_numpy(np.asarray(alpha_id, np.float32))[None],
+            torch.from_numpy(np.asarray(alpha_exp, np.float32))[None],
+        )[0].numpy()
+
+
+def draw_frame(
+    pf: PhotoFit,
+    model: Any,
+    rng: np.random.Generator,
+    cfg: CoarseConfig,
+    other_expressions: Sequence[np.ndarray] = (),
+) -> CoarseFrame:
+    """Draw a new pose and expression for a fitted photo and warp its background.
+
+    Args:
+        pf: The fitted photo.
+        model: MorphableModel the fit was made with.
+        rng: Random stream (consumed identically for identical inputs).
+        cfg: Settings.
+        other_expressions: ``alpha_exp`` of other fits to borrow from.
+
+    Returns:
+        The :class:`CoarseFrame`.
+    """
+    from face3d_ros.geometry.camera import project_np
+
+    p = pf.params
+    ranges = np.radians([cfg.pitch_range_deg, cfg.yaw_range_deg, cfg.roll_range_deg])
+    angles = rng.uniform(-ranges, ranges)
+    use_fit = rng.uniform() < cfg.p_exp_from_fits
+    pick = int(rng.integers(0, max(len(other_expressions), 1)))
+    prior = np.clip(
+        rng.normal(0.0, cfg.exp_prior_std, size=model.n_exp), -cfg.exp_clip, cfg.exp_clip
+    )
+    if use_fit and len(other_expressions):
+        alpha_exp = np.asarray(other_expressions[pick], dtype=np.float32)
+    else:
+        alpha_exp = prior.astype(np.float32)
+    pose = np.asarray(p.pose, dtype=np.float32).copy()
+    pose[:3] = angles
+    params = dataclasses.replace(p, alpha_exp=alpha_exp.astype(np.float32), pose=pose)
+    vertices = _shape(model, p.alpha_id, alpha_exp)
+    ctrl = control_indices(model, cfg.max_border_points)
+    src = project_np(pf.vertices[ctrl], np.asarray(p.pose, np.float32))[:, :2]
+    dst = project_np(vertices[ctrl], pose)[:, :2]
+    background = warp_background(pf.photo, src, dst, ring_scale=cfg.ring_scale)
+    lm = np.asarray(model.data.landmark_indices, dtype=np.int64)
+    landmarks = project_np(vertices[lm], pose)[:, :2].astype(np.float32)
+    return CoarseFrame(params=params, vertices=vertices, background=background, landmarks=landmarks)
+
+
+def composite_in_crop(
+    pf: PhotoFit, model: Any, frame: CoarseFrame, box: Any, size: int
+) -> dict[str, np.ndarray]:
+    """Crop the warped photo and render the re-posed face over it.
+
+    Args:
+        pf: The fitted photo (albedo).
+        model: MorphableModel.
+        frame: The re-posed frame.
+        box: :class:`~face3d_ros.geometry.crop.CropBox` in photo pixels.
+        size: Output side S.
+
+    Returns:
+        ``image`` [S, S, 3] float32 in [0, 1], ``mask`` [S, S] bool (rendered face),
+        ``pose`` [6] float32 in crop pixels, ``render`` (the :func:`render_textured` dict).
+    """
+    from face3d_ros.geometry.crop import crop_image, pose_to_crop
+
+    pose_c = np.asarray(pose_to_crop(frame.params.pose, box, size), dtype=np.float32)
+    bg = np.asarray(crop_image(frame.background, box, size), dtype=np.float32)
+    r = render_textured(
+        frame.vertices, model.data.triangles, pf.albedo, frame.params.gamma, pose_c, size
+    )
+    mask = r["mask"].astype(np.float32)
+    alpha = cv2.GaussianBlur(mask, (3, 3), 0.8) * mask  # feather inside the silhouette only
+    image = bg * (1.0 - alpha[..., None]) + r["image"] * alpha[..., None]
+    return {"image": image.astype(np.float32), "mask": r["mask"], "pose": pose_c, "render": r}
+
+
+def jittered_crop(
+    landmarks: np.ndarray,
+    rng: np.random.Generator,
+    cfg: CoarseConfig,
+    image_shape: tuple[int, int] | None = None,
+) -> Any:
+    """The run-time CoarseNet crop, randomly shifted / resized by up to ``cfg.crop_jitter``.
+
+    As the tracker does at initialisation: a dlib-like detector box is derived from the 68
+    landmarks (``box_from_landmarks``) and the crop is ``crop_from_points`` of its corners.
+
+    Args:
+        landmarks: [68, 2] photo pixels.
+        rng: Random stream.
+        cfg: Settings.
+        image_shape: ``(H, W)`` of the photo (passed to ``crop_from_points``).
+
+    Returns:
+        A :class:`~face3d_ros.geometry.crop.CropBox`.
+    """
+    from face3d_ros.detection.detector import box_from_landmarks
+    from face3d_ros.geometry.crop import CropBox, crop_from_points
+
+    x0, y0, x1, y1 = box_from_landmarks(np.asarray(landmarks, np.float32))
+    corners = np.array([[x0, y0], [x1, y1]], np.float32)
+    box = crop_from_points(corners, scale=cfg.crop_scale, image_shape=image_shape)
+    j = cfg.crop_jitter
+    dx, dy, ds = rng.uniform(-j, j, size=3)
+    size = float(box.size) * (1.0 + ds)
+    cx = float(box.x0) + 0.5 * float(box.size) + dx * float(box.size)
+    cy = float(box.y0) + 0.5 * float(box.size) + dy * float(box.size)
+    return CropBox(x0=cx - 0.5 * size, y0=cy - 0.5 * size, size=size)
+
+
+def make_coarse_sample(
+    pf: PhotoFit,
+    model: Any,
+    k: int,
+    cfg: CoarseConfig,
+    seed: int,
+    other_expressions: Sequence[np.ndarray] = (),
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Sample ``k`` of photo ``pf``.
+
+    Args:
+        pf: The fitted photo.
+        model: MorphableModel.
+        k: Sample number (selects the random stream).
+        cfg: Settings.
+        seed: Global seed.
+        other_expressions: Expressions of other fits.
+
+    Returns:
+        ``(sample, extra)``: the ``coarse`` sample dict (architecture keys) and extra data for
+        tests and the contact sheet (``frame``, ``box``, ``mask``).
+    """
+    rng = unit_rng(seed, "coarse", pf.name, k)
+    frame = draw_frame(pf, model, rng, cfg, other_expressions)
+    box = jittered_crop(frame.landmarks, rng, cfg, pf.photo.shape[:2])
+    out = composite_in_crop(pf, model, frame, box, cfg.image_size)
+    p = frame.params
+    sample = {
+        "image": to_uint8(out["image"]),
+        "alpha_id": np.asarray(p.alpha_id, dtype=np.float32),
+        "alpha_exp": np.asarray(p.alpha_exp, dtype=np.float32),
+        "pose": out["pose"],
+        "alpha_alb": np.asarray(p.alpha_alb, dtype=np.float32),
+        "gamma": np.asarray(p.gamma, dtype=np.float32),
+    }
+    return sample, {"frame": frame, "box": box, "mask": out["mask"]}
+
+
+def generate_coarse(
+    pf: PhotoFit,
+    model: Any,
+    cfg: CoarseConfig,
+    seed: int,
+    other_expressions: Sequence[np.ndarray] = (),
+) -> Iterator[dict[str, np.ndarray]]:
+    """Yield the ``cfg.per_photo`` coarse samples of one photo (see :func:`make_coarse_sample`)."""
+    for k in range(cfg.per_photo):
+        yield make_coarse_sample(pf, model, k, cfg, seed, other_expressions)[0]

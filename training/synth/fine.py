@@ -1,0 +1,270 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""FineNet training set: detail transfer between fits (paper Eq. 18) and re-lit renders.
+
+For every target fit and sample ``k``:
+
+1. pick a source fit (any fit, the target included when it is alone) and a gradient scale
+   ``s_d ~ U(0.7, 1.3)``;
+2. resample the source's displacement map (mm along the normal, in the source's face crop) into
+   the target's crop through the mesh: rasterise the target mesh in its crop, interpolate the
+   source's per-vertex crop positions (``vertex_uv``) with the target's barycentrics, and
+   ``cv2.remap`` the source map there (pixels whose source triangle is hidden are invalid);
+3. solve the Poisson problem of Eq. 18 (:func:`training.synth.poisson.poisson_transfer`) on
+   ``Omega`` = target face mask AND valid source, eroded by ``erode`` pixels: the result's
+   gradients inside ``Omega`` are ``s_d`` times the source's, and it equals the target's own
+   displacement on and outside the border of ``Omega``;
+4. shade the target crop with the transferred details: coarse normals (interpolated from the
+   mesh) bumped by the gradient of the displacement in crop pixels, times the fit's blended
+   albedo map, under a random SH light (ambient + a directional band-1 term + weak band 2);
+   convert to gray and composite over the gray photo crop.
+
+Sample (architecture ``fine`` keys, 256 x 256): ``gray``, ``coarse_depth`` (the fit's, crop
+pixels, 0 outside), ``mask`` (the fit's face mask), ``displacement`` (the transferred map, mm).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from training.synth.common import PhotoFit, gray, interpolate_np, rasterize_mesh, unit_rng
+from training.synth.poisson import poisson_transfer
+
+__all__ = [
+    "FINE_SIZE",
+    "FineConfig",
+    "generate_fine",
+    "make_fine_sample",
+    "random_sh_light",
+    "source_in_target",
+]
+
+FINE_SIZE = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class FineConfig:
+    """Settings of the FineNet set.
+
+    Attributes:
+        per_photo: Samples per target fit.
+        scale_range: ``s_d`` uniform in this range (paper: 0.7 - 1.3).
+        erode: Erosion of Omega in pixels (keeps its border inside valid target data).
+        ambient_range: Ambient light level range.
+        directional_range: Strength of the directional (band 1) term relative to the ambient.
+        band2_std: Std of the band-2 coefficients relative to the ambient.
+        tint: Per-channel light colour factors uniform in ``[1 - tint, 1 + tint]``.
+        p_self: Probability of using the target itself as the source (when others exist).
+    """
+
+    per_photo: int = 20
+    scale_range: tuple[float, float] = (0.7, 1.3)
+    erode: int = 2
+    ambient_range: tuple[float, float] = (0.6, 1.1)
+    directional_range: tuple[float, float] = (0.1, 0.8)
+    band2_std: float = 0.08
+    tint: float = 0.1
+    p_self: float = 0.1
+
+
+def random_sh_light(rng: np.random.Generator, cfg: FineConfig) -> np.ndarray:
+    """Draw an SH light: ambient, one directional term from the camera side, weak band 2.
+
+    Args:
+        rng: Random stream.
+        cfg: Settings.
+
+    Returns:
+        [27] float32 gamma (3 channels x 9, architecture layout).
+    """
+    from face3d_ros.geometry.sh import default_gamma, sh_basis
+
+    # per-basis scale measured on the sphere, so coefficients are in "shading units"
+    i = np.arange(512) + 0.5
+    phi, cos_t = np.pi * (1 + 5**0.5) * i, 1 - 2 * i / 512
+    sin_t = np.sqrt(1 - cos_t**2)
+    dirs = np.stack([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t], 1).astype(np.float32)
+    with torch.no_grad():
+        basis = sh_basis(torch.from_numpy(dirs)).numpy().astype(np.float64)
+    rms = np.sqrt((basis**2).mean(0))
+    g0 = np.asarray(default_gamma(), dtype=np.float64).reshape(3, 9)
+    amb = rng.uniform(*cfg.ambient_range)
+    d = rng.normal(size=3)
+    d[2] = abs(d[2]) + 0.5  # light from the camera side
+    d /= np.linalg.norm(d)
+    strength = rng.uniform(*cfg.directional_range) * amb
+    coeffs = np.zeros(9)
+    coeffs[1:4] = strength * np.array([d[1], d[2], d[0]]) / (rms[1:4] * np.sqrt(3.0))
+    coeffs[4:] = rng.normal(0.0, cfg.band2_std * amb, size=5) / rms[4:]
+    tint = rng.uniform(1 - cfg.tint, 1 + cfg.tint, size=3)
+    gamma = np.zeros((3, 9))
+    for c in range(3):
+        gamma[c] = coeffs * tint[c]
+        gamma[c, 0] = g0[c, 0] * amb * tint[c]
+    return gamma.reshape(27).astype(np.float32)
+
+
+def _target_geometry(target: PhotoFit, model: Any) -> dict[str, np.ndarray]:
+    """Rasterise the target mesh in its fit crop: fragments, coarse normals, crop pose."""
+    from face3d_ros.geometry.crop import pose_to_crop
+    from face3d_ros.geometry.normals import vertex_normals
+    from face3d_ros.geometry.rotation import euler_to_matrix_np
+
+    fit = target.fit
+    if int(fit.crop_size) != FINE_SIZE:
+        raise ValueError(f"fit {target.name!r} has crop_size {fit.crop_size}, need {FINE_SIZE}")
+    pose_c = np.asarray(pose_to_crop(target.params.pose, fit.crop, FINE_SIZE), np.float32)
+    tris = model.data.triangles
+    frags, _ = rasterize_mesh(target.vertices, tris, pose_c, FINE_SIZE)
+    with torch.no_grad():
+        n_model = vertex_normals(
+            torch.from_numpy(target.vertices)[None], torch.from_numpy(tris.astype(np.int64))
+        )[0].numpy()
+    rot = euler_to_matrix_np(pose_c[:3].astype(np.float64)).astype(np.float32)
+    normals = interpolate_np(n_model @ rot.T, tris, frags)
+    norm = np.linalg.norm(normals, axis=-1, keepdims=True)
+    normals = np.where(norm > 1e-8, normals / np.maximum(norm, 1e-8), np.float32([0, 0, 1]))
+    return {"fragments": frags, "normals": normals.astype(np.float32), "pose": pose_c}
+
+
+def source_in_target(
+    source_arrays: dict[str, np.ndarray], triangles: np.ndarray, fragments: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resample a source fit's displacement map into the target crop via mesh correspondence.
+
+    Args:
+        source_arrays: The source fit's arrays (``displacement_mm``, ``face_mask``,
+            ``vertex_uv``, ``vertex_visible``).
+        triangles: [F, 3] mesh triangles (shared model).
+        fragments: The target mesh's rasterisation in the target crop.
+
+    Returns:
+        ``(displacement [S, S] float32, valid [S, S] bool)``.
+    """
+    uv = interpolate_np(source_arrays["vertex_uv"].astype(np.float32), triangles, fragments)
+    vis = interpolate_np(
+        source_arrays["vertex_visible"].astype(np.float32)[:, None], triangles, fragments
+    )[..., 0]
+    fg = np.asarray(fragments.triangle_id) >= 0
+    mx, my = np.ascontiguousarray(uv[..., 0]), np.ascontiguousarray(uv[..., 1])
+    disp = cv2.remap(
+        source_arrays["displacement_mm"].astype(np.float32),
+        mx,
+        my,
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
+    smask = cv2.remap(
+        source_arrays["face_mask"].astype(np.float32),
+        mx,
+        my,
+        cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
+    valid = fg & (vis > 0.999) & (smask > 0.5)
+    return np.where(valid, disp, 0.0).astype(np.float32), valid
+
+
+def make_fine_sample(
+    target: PhotoFit,
+    sources: Sequence[Any],
+    model: Any,
+    k: int,
+    cfg: FineConfig,
+    seed: int,
+    geometry: dict[str, np.ndarray] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Sample ``k`` for target fit ``target``.
+
+    Args:
+        target: The target fitted photo.
+        sources: Candidate source fits (objects with ``name`` and ``arrays``, e.g. FitResult or
+            PhotoFit.fit); the target itself may be among them.
+        model: MorphableModel.
+        k: Sample number (random stream).
+        cfg: Settings.
+        seed: Global seed.
+        geometry: Cached :func:`_target_geometry` output (computed when None).
+
+    Returns:
+        ``(sample, extra)``; ``extra`` has ``source`` (name), ``scale`` (s_d), ``omega``
+        [S, S] bool, ``source_disp`` [S, S] (resampled source), ``gamma`` [27].
+    """
+    from face3d_ros.geometry.crop import crop_image
+
+    rng = unit_rng(seed, "fine", target.name, k)
+    geo = geometry if geometry is not None else _target_geometry(target, model)
+    others = [s for s in sources if s.name != target.name]
+    use_self = not others or rng.uniform() < cfg.p_self
+    pick = int(rng.integers(0, max(len(others), 1)))
+    src = target.fit if use_self else others[pick]
+    scale = float(rng.uniform(*cfg.scale_range))
+    gamma = random_sh_light(rng, cfg)
+
+    arr = target.fit.arrays
+    mask = np.asarray(arr["face_mask"]) > 0
+    own = np.where(mask, np.asarray(arr["displacement_mm"], np.float32), 0.0).astype(np.float32)
+    src_disp, valid = source_in_target(src.arrays, model.data.triangles, geo["fragments"])
+    omega = valid & mask
+    if cfg.erode > 0:
+        kernel = np.ones((3, 3), np.uint8)
+        omega = cv2.erode(omega.astype(np.uint8), kernel, iterations=cfg.erode) > 0
+    disp = poisson_transfer(own, src_disp, omega, scale) if omega.any() else own.copy()
+    disp = np.where(mask, disp, 0.0).astype(np.float32)
+
+    # shading with details: bump the coarse normals by the displacement gradient (crop pixels)
+    normals = geo["normals"]
+    s_crop = float(geo["pose"][5])
+    d_px = disp * s_crop / np.maximum(normals[..., 2], 0.3)
+    dz_dv, dz_du = np.gradient(d_px)
+    bumped = normals + np.stack([-dz_du, dz_dv, np.zeros_like(dz_du)], -1)
+    bumped /= np.maximum(np.linalg.norm(bumped, axis=-1, keepdims=True), 1e-8)
+    from face3d_ros.geometry.sh import sh_shading
+
+    with torch.no_grad():
+        shade = sh_shading(
+            torch.from_numpy(bumped[mask].astype(np.float32)), torch.from_numpy(gamma)
+        ).numpy()
+    albedo = np.asarray(arr["albedo_map"], dtype=np.float32)
+    face = np.zeros((FINE_SIZE, FINE_SIZE), np.float32)
+    face[mask] = gray(np.clip(albedo[mask] * shade, 0.0, 1.0))
+    bg = gray(np.asarray(crop_image(target.photo, target.fit.crop, FINE_SIZE), np.float32))
+    m = mask.astype(np.float32)
+    alpha = cv2.GaussianBlur(m, (3, 3), 0.8) * m
+    image = np.clip(bg * (1.0 - alpha) + face * alpha, 0.0, 1.0).astype(np.float32)
+    depth = np.where(mask, np.asarray(arr["coarse_depth"], np.float32), 0.0).astype(np.float32)
+    sample = {
+        "gray": image,
+        "coarse_depth": depth,
+        "mask": mask.astype(np.uint8),
+        "displacement": disp,
+    }
+    extra = {
+        "source": src.name,
+        "scale": scale,
+        "omega": omega,
+        "source_disp": src_disp,
+        "gamma": gamma,
+    }
+    return sample, extra
+
+
+def generate_fine(
+    target: PhotoFit,
+    sources: Sequence[Any],
+    model: Any,
+    cfg: FineConfig,
+    seed: int,
+) -> Iterator[dict[str, np.ndarray]]:
+    """Yield the ``cfg.per_photo`` fine samples of one target fit."""
+    geo = _target_geometry(target, model)
+    for k in range(cfg.per_photo):
+        yield make_fine_sample(target, sources, model, k, cfg, seed, geometry=geo)[0]

@@ -1,0 +1,203 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Drive one synthesis kind over a folder of fits into a shard dataset (resumable, shardable).
+
+Layout: ``<out>/<kind>/`` is the dataset (``index.json`` + shards); with ``shard=(i, n)`` the
+part goes to ``<out>/<kind>/part-<i>-of-<n>/`` and :class:`training.datasets.ShardDataset`
+reads ``<out>/<kind>`` as the union of its parts. Each photo is one unit of the shard writer:
+after an interruption, running the same command again resumes after the last finished photo;
+``overwrite=True`` starts afresh. Resuming with different settings is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from training.datasets.shards import INDEX_NAME, ShardWriter, read_index
+from training.synth.coarse import CoarseConfig, generate_coarse
+from training.synth.common import PhotoFit, load_photo_fit, select_shard
+from training.synth.fine import FineConfig, generate_fine
+from training.synth.motion import MotionModel
+from training.synth.tracking import TrackingConfig, generate_tracking
+
+__all__ = ["KINDS", "dataset_root", "run_synthesis"]
+
+KINDS = ("coarse", "fine", "tracking")
+
+
+def dataset_root(
+    out: str | pathlib.Path, kind: str, shard: tuple[int, int] = (0, 1)
+) -> pathlib.Path:
+    """Where ``kind`` (part ``shard``) is written under ``out``."""
+    root = pathlib.Path(out) / kind
+    i, n = shard
+    return root if n == 1 else root / f"part-{i:02d}-of-{n:02d}"
+
+
+def _jsonable(obj: Any) -> Any:
+    return json.loads(
+        json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    )
+
+
+def run_synthesis(
+    kind: str,
+    fits_dir: str | pathlib.Path,
+    out: str | pathlib.Path,
+    model: Any,
+    *,
+    per_photo: int = 20,
+    shard: tuple[int, int] = (0, 1),
+    seed: int = 0,
+    overwrite: bool = False,
+    motion: MotionModel | None = None,
+    coarse_cfg: CoarseConfig | None = None,
+    fine_cfg: FineConfig | None = None,
+    tracking_cfg: TrackingConfig | None = None,
+    photos: dict[str, np.ndarray] | None = None,
+    samples_per_shard: int = 256,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Generate one dataset kind from every complete fit in ``fits_dir``.
+
+    Args:
+        kind: ``"coarse"``, ``"fine"`` or ``"tracking"``.
+        fits_dir: Folder of fits (``training.inverse_render`` output).
+        out: Output folder; the dataset goes to :func:`dataset_root`.
+        model: MorphableModel the fits were made with.
+        per_photo: Samples per photo (overrides the configs' ``per_photo``).
+        shard: ``(i, n)``: process every n-th photo starting at i.
+        seed: Global seed; every sample has its own stream derived from it.
+        overwrite: Replace an existing dataset instead of resuming it.
+        motion: Tracking motion distributions (default: the shipped file).
+        coarse_cfg: CoarseNet settings (also define the tracking set's current frames).
+        fine_cfg: FineNet settings.
+        tracking_cfg: Tracking settings.
+        photos: Optional in-memory photos by fit name (float32 RGB [0, 1]) for fits whose
+            ``source`` is not a file.
+        samples_per_shard: Shard size.
+        progress: Show tqdm bars.
+        log: Message sink.
+
+    Returns:
+        Summary: ``root``, ``photos`` (processed), ``skipped`` (already done), ``samples``
+        (total in the dataset), ``seconds``.
+
+    Raises:
+        ValueError: Unknown kind, no fits, or resuming with different settings.
+        FileNotFoundError: ``fits_dir`` missing.
+    """
+    from tqdm import tqdm
+
+    from training.inverse_render.fit_result import list_fits
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    fits_dir = pathlib.Path(fits_dir)
+    if not fits_dir.is_dir():
+        raise FileNotFoundError(f"fits folder {fits_dir} does not exist")
+    names = list_fits(fits_dir)
+    if not names:
+        raise ValueError(f"no complete fits in {fits_dir}")
+    coarse_cfg = dataclasses.replace(coarse_cfg or CoarseConfig(), per_photo=per_photo)
+    fine_cfg = dataclasses.replace(fine_cfg or FineConfig(), per_photo=per_photo)
+    tracking_cfg = tracking_cfg or TrackingConfig()
+    if kind == "tracking" and motion is None:
+        motion = MotionModel.load()
+    config: dict[str, Any] = {
+        "kind": kind,
+        "seed": seed,
+        "per_photo": per_photo,
+        "shard": list(shard),
+    }
+    if kind in ("coarse", "tracking"):
+        config["coarse"] = dataclasses.asdict(coarse_cfg)
+    if kind == "fine":
+        config["fine"] = dataclasses.asdict(fine_cfg)
+    if kind == "tracking":
+        assert motion is not None
+        config["tracking"] = dataclasses.asdict(tracking_cfg)
+        config["motion"] = motion.to_dict()
+    config = _jsonable(config)
+    root = dataset_root(out, kind, shard)
+    attrs = {
+        "model_id": model.data.model_id,
+        "dims": {"n_id": model.n_id, "n_exp": model.n_exp, "n_alb": model.n_alb},
+        "generator": f"training.synth.{kind}",
+        "config": config,
+        "fits": str(fits_dir),
+    }
+    append = (root / INDEX_NAME).exists() and not overwrite
+    if append:
+        old = read_index(root).get("attrs", {})
+        if old.get("config") != config or old.get("model_id") != attrs["model_id"]:
+            raise ValueError(
+                f"{root} was generated with other settings/model; pass overwrite=True "
+                "(--overwrite) to regenerate it"
+            )
+    mine = select_shard(names, *shard)
+    t0 = time.time()
+    cache: dict[str, PhotoFit] = {}
+
+    def get(name: str) -> PhotoFit:
+        if name not in cache:
+            cache[name] = load_photo_fit(
+                fits_dir, name, model, None if photos is None else photos.get(name)
+            )
+        return cache[name]
+
+    other_exps: dict[str, list[np.ndarray]] = {}
+    sources: list[Any] = []
+    if kind in ("coarse", "tracking"):
+        from training.inverse_render.fit_result import fit_paths, load_fit
+
+        all_exp = {n: load_fit(fit_paths(fits_dir, n)["json"]).params.alpha_exp for n in names}
+        other_exps = {n: [all_exp[m] for m in names if m != n] for n in names}
+    else:
+        from training.inverse_render.fit_result import fit_paths, load_fit
+
+        sources = [load_fit(fit_paths(fits_dir, n)["json"]) for n in names]
+
+    done = skipped = 0
+    with ShardWriter(
+        root, kind, samples_per_shard, overwrite=overwrite, append=append, attrs=attrs
+    ) as writer:
+        bar = tqdm(mine, desc=f"{kind} photos", disable=not progress, unit="photo")
+        for name in bar:
+            if writer.is_done(name):
+                skipped += 1
+                continue
+            pf = get(name)
+            if kind == "coarse":
+                gen = generate_coarse(pf, model, coarse_cfg, seed, other_exps[name])
+            elif kind == "tracking":
+                assert motion is not None
+                gen = generate_tracking(
+                    pf, model, coarse_cfg, tracking_cfg, motion, seed, other_exps[name]
+                )
+            else:
+                gen = generate_fine(pf, sources, model, fine_cfg, seed)
+            with writer.unit(name):
+                for sample in tqdm(
+                    gen, total=per_photo, desc=name, leave=False, disable=not progress
+                ):
+                    writer.add(sample)
+            done += 1
+            cache.pop(name, None)
+    summary = {
+        "root": str(root),
+        "photos": done,
+        "skipped": skipped,
+        "samples": read_index(root)["num_samples"],
+        "seconds": round(time.time() - t0, 1),
+    }
+    log(f"{kind}: {summary}")
+    return summary

@@ -1,0 +1,136 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Tracking-net training pairs: a simulated previous frame for every CoarseNet frame.
+
+For CoarseNet sample ``k`` of a photo (re-created exactly from its random stream, see
+:mod:`training.synth.coarse`) a frame-to-frame change is drawn from the motion distributions
+(:class:`training.synth.motion.MotionModel`, by default ``default_motion.json``); the *previous*
+parameters are the current ones with the change undone. As the pipeline does at run time, the
+current frame is cropped by the crop derived from the previous parameters (previous landmarks
+projected, ``crop_from_points``) and the previous shape is rendered there as a PNCC image.
+
+Sample (architecture ``tracking`` keys, all poses in the 256 x 256 crop's pixels): ``image``
+(current frame in the previous crop), ``pncc`` (previous pose), ``prev_pose``, and the current
+``alpha_id``, ``alpha_exp``, ``alpha_alb``, ``gamma``, ``pose``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from training.synth.coarse import CoarseConfig, _shape, composite_in_crop, draw_frame
+from training.synth.common import PhotoFit, to_uint8, unit_rng
+from training.synth.motion import MotionModel, apply_pose_delta
+
+__all__ = ["TrackingConfig", "generate_tracking", "make_tracking_sample"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackingConfig:
+    """Settings of the tracking set.
+
+    Attributes:
+        image_size: Crop side (architecture: 256).
+        crop_scale: Crop side / landmark extent (``TrackerConfig.crop_scale``, 1.6).
+        motion_scale: Multiplier on every motion standard deviation (1 = as measured).
+    """
+
+    image_size: int = 256
+    crop_scale: float = 1.6
+    motion_scale: float = 1.0
+
+
+def make_tracking_sample(
+    pf: PhotoFit,
+    model: Any,
+    k: int,
+    coarse_cfg: CoarseConfig,
+    cfg: TrackingConfig,
+    motion: MotionModel,
+    seed: int,
+    other_expressions: Sequence[np.ndarray] = (),
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Tracking sample for CoarseNet sample ``k`` of photo ``pf``.
+
+    Args:
+        pf: The fitted photo.
+        model: MorphableModel.
+        k: Sample number (same frame as coarse sample ``k`` with the same seed/config).
+        coarse_cfg: Settings of the CoarseNet set (they define the current frame).
+        cfg: Tracking settings.
+        motion: Frame-to-frame change distributions.
+        seed: Global seed.
+        other_expressions: Expressions of other fits (as for the coarse set).
+
+    Returns:
+        ``(sample, extra)``; ``extra`` holds ``pose_delta`` [6] and ``exp_delta`` [K_exp] (the
+        drawn change, :mod:`training.synth.motion` units), ``pose_image`` / ``prev_pose_image``
+        (photo pixels), ``box`` (the previous-frame crop) and ``mask`` (rendered current face).
+    """
+    from face3d_ros.geometry.camera import project_np
+    from face3d_ros.geometry.crop import crop_from_points, pose_to_crop
+    from face3d_ros.render.maps import render_pncc
+
+    frame = draw_frame(
+        pf, model, unit_rng(seed, "coarse", pf.name, k), coarse_cfg, other_expressions
+    )
+    rng = unit_rng(seed, "tracking", pf.name, k)
+    scaled = dataclasses.replace(
+        motion,
+        pose_std=motion.pose_std * cfg.motion_scale,
+        exp_std=motion.exp_std * cfg.motion_scale,
+    )
+    pose_delta, exp_delta = scaled.sample(rng, model.n_exp)
+    cur = frame.params
+    prev_pose = apply_pose_delta(cur.pose, pose_delta, inverse=True)
+    prev_exp = (np.asarray(cur.alpha_exp, np.float64) - exp_delta).astype(np.float32)
+    prev_vertices = _shape(model, cur.alpha_id, prev_exp)
+    lm = np.asarray(model.data.landmark_indices, dtype=np.int64)
+    prev_lm = project_np(prev_vertices[lm], prev_pose)[:, :2]
+    box = crop_from_points(prev_lm, scale=cfg.crop_scale, image_shape=pf.photo.shape[:2])
+    size = cfg.image_size
+    out = composite_in_crop(pf, model, frame, box, size)
+    prev_pose_c = np.asarray(pose_to_crop(prev_pose, box, size), dtype=np.float32)
+    screen_prev = project_np(prev_vertices, prev_pose_c).astype(np.float32)
+    pncc = np.asarray(render_pncc(model, screen_prev, size, size))
+    pncc = pncc if pncc.dtype == np.uint8 else to_uint8(pncc)
+    sample = {
+        "image": to_uint8(out["image"]),
+        "pncc": pncc,
+        "prev_pose": prev_pose_c,
+        "alpha_id": np.asarray(cur.alpha_id, dtype=np.float32),
+        "alpha_exp": np.asarray(cur.alpha_exp, dtype=np.float32),
+        "alpha_alb": np.asarray(cur.alpha_alb, dtype=np.float32),
+        "gamma": np.asarray(cur.gamma, dtype=np.float32),
+        "pose": out["pose"],
+    }
+    extra = {
+        "pose_delta": pose_delta,
+        "exp_delta": exp_delta,
+        "prev_alpha_exp": prev_exp,
+        "pose_image": np.asarray(cur.pose, dtype=np.float32),
+        "prev_pose_image": prev_pose,
+        "box": box,
+        "mask": out["mask"],
+    }
+    return sample, extra
+
+
+def generate_tracking(
+    pf: PhotoFit,
+    model: Any,
+    coarse_cfg: CoarseConfig,
+    cfg: TrackingConfig,
+    motion: MotionModel,
+    seed: int,
+    other_expressions: Sequence[np.ndarray] = (),
+) -> Iterator[dict[str, np.ndarray]]:
+    """Yield one tracking sample per CoarseNet sample of the photo."""
+    for k in range(coarse_cfg.per_photo):
+        yield make_tracking_sample(pf, model, k, coarse_cfg, cfg, motion, seed, other_expressions)[
+            0
+        ]
