@@ -48,12 +48,13 @@ from face3d_ros.geometry.crop import (
     CropBox,
     crop_from_points,
     crop_image,
+    points_from_crop,
     pose_from_crop,
     pose_to_crop,
 )
 from face3d_ros.geometry.sh import default_gamma
 from face3d_ros.params import FaceParams
-from face3d_ros.render.maps import render_pncc
+from face3d_ros.render.maps import render_depth, render_pncc
 from face3d_ros.render.rasterizer import rasterize
 
 __all__ = [
@@ -115,6 +116,10 @@ class TrackerConfig:
         verify_interval: Run the detector in the crop every this many tracking frames to check
             that a face is there and agrees with the reconstruction (1 = every frame, 0 = never:
             only NaN / out-of-image / jump checks then).
+        reanchor_on_drift: When a verification finds the face but its landmarks disagree with
+            the reconstruction (confidence below ``min_confidence``), re-anchor on that detection
+            with the single-image CoarseNet in the same frame (state stays TRACKING) instead of
+            declaring the track lost.
         verify_crop_size: Side in pixels of the crop copy the detector sees during verification
             (the face is about ``verify_crop_size / crop_scale`` pixels there; keep it >= 80 px
             for a dlib detector with ``upsample=0``).
@@ -134,6 +139,7 @@ class TrackerConfig:
     min_inside_fraction: float = 0.6
     min_face_size: float = 24.0
     verify_interval: int = 3
+    reanchor_on_drift: bool = True
     verify_crop_size: int = 128
     detect_max_faces: int = 8
     mask_displacement: bool = True
@@ -264,6 +270,22 @@ def _group_slices(meta: dict[str, Any], fallback: tuple[tuple[str, int], ...]) -
     return out
 
 
+@dataclass
+class _RawParams:
+    """Unvalidated network outputs (FaceParams rejects NaN / s <= 0 on construction)."""
+
+    alpha_id: np.ndarray
+    alpha_exp: np.ndarray
+    alpha_alb: np.ndarray
+    gamma: np.ndarray
+    pose: np.ndarray
+
+    def packed(self) -> np.ndarray:
+        return np.concatenate(
+            [self.alpha_id, self.alpha_exp, self.alpha_alb, self.gamma, self.pose]
+        )
+
+
 class Tracker:
     """Per-frame 3D face tracker (ROS-free).
 
@@ -383,14 +405,6 @@ class Tracker:
     def _box(self, points: np.ndarray, shape: tuple[int, ...]) -> CropBox:
         return crop_from_points(points, scale=self.config.crop_scale, image_shape=shape[:2])
 
-    @staticmethod
-    def _crop_to_image(box: CropBox, out_size: int) -> tuple[float, float, float]:
-        """``(scale, off_u, off_v)`` with ``image = scale * crop + off`` (from the pose maps)."""
-        origin = pose_from_crop(np.array([0, 0, 0, 0, 0, 1], np.float32), box, out_size)
-        unit = pose_from_crop(np.array([0, 0, 0, 1, 1, 1], np.float32), box, out_size)
-        scale = float(unit[3] - origin[3])
-        return scale, float(origin[3]), float(origin[4])
-
     def _fill_rgb(self, buffer: np.ndarray, crop_u8: np.ndarray) -> None:
         """Write an HxWx3 uint8 crop as CHW float32 in [0, 1] into ``buffer[0, :3]``."""
         np.multiply(
@@ -430,12 +444,10 @@ class Tracker:
         self._state = state
         return self._empty(state, reason, timings)
 
-    def _check_plausible(
-        self, params: np.ndarray, landmarks: np.ndarray, shape: tuple[int, ...]
-    ) -> str:
+    def _check_plausible(self, landmarks: np.ndarray, shape: tuple[int, ...]) -> str:
         """Reason why a reconstruction is implausible, or "" when it is fine."""
-        if not (np.isfinite(params).all() and np.isfinite(landmarks).all()):
-            return "non-finite network output"
+        if not np.isfinite(landmarks).all():
+            return "non-finite landmarks"
         size = self._face_size(landmarks)
         if size < self.config.min_face_size:
             return f"face too small ({size:.1f} px < {self.config.min_face_size:g})"
@@ -481,48 +493,44 @@ class Tracker:
         return box, vec[sl["id"]].astype(np.float32), vec[sl["exp"]].astype(np.float32), pose
 
     def _verify_in_crop(
-        self, crop_u8: np.ndarray, box: CropBox, timings: dict
+        self, image: np.ndarray, box: CropBox, timings: dict
     ) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
-        """Run the detector on a small copy of the crop.
+        """Run the detector on a small crop of the tracking box.
 
         Returns:
-            ``(landmarks [68, 2] in image pixels, box in image pixels)`` of the detection nearest
+            ``(landmarks [68, 2], box (x0, y0, x1, y1))`` in image pixels of the detection nearest
             the crop centre, or None when there is no face in the crop.
         """
         t0 = time.perf_counter()
         size = self.config.verify_crop_size
-        small = cv2.resize(crop_u8, (size, size), interpolation=cv2.INTER_AREA)
+        small = crop_image(image, box, size, interpolation=cv2.INTER_AREA)
         detections = self.detector.detect(np.ascontiguousarray(small))
         timings["detect"] += (time.perf_counter() - t0) * 1e3
         if not detections:
             return None
-        centre = np.array([size / 2, size / 2])
 
         def dist(d: Any) -> float:
             x0, y0, x1, y1 = d.box
-            return float(np.hypot((x0 + x1) / 2 - centre[0], (y0 + y1) / 2 - centre[1]))
+            return float(np.hypot((x0 + x1) / 2 - size / 2, (y0 + y1) / 2 - size / 2))
 
         best = min(detections, key=dist)
-        # small -> 256 crop -> image
-        scale, ou, ov = self._crop_to_image(box, TRACK_SIZE)
-        k = TRACK_SIZE / size
-        # pixel-centre convention for a resize: x_big = (x_small + 0.5) * k - 0.5
-        lm = (np.asarray(best.landmarks, np.float64) + 0.5) * k - 0.5
-        lm_img = np.stack([lm[:, 0] * scale + ou, lm[:, 1] * scale + ov], axis=1)
-        x0, y0, x1, y1 = ((np.asarray(best.box, np.float64) + 0.5) * k - 0.5).tolist()
-        det_box = (x0 * scale + ou, y0 * scale + ov, x1 * scale + ou, y1 * scale + ov)
-        return lm_img.astype(np.float32), det_box
+        landmarks = points_from_crop(np.asarray(best.landmarks, np.float64), box, size)
+        corners = points_from_crop(np.asarray(best.box, np.float64).reshape(2, 2), box, size)
+        det_box = (
+            float(corners[0, 0]),
+            float(corners[0, 1]),
+            float(corners[1, 0]),
+            float(corners[1, 1]),
+        )
+        return np.asarray(landmarks, np.float32), det_box
 
     def _fine(
         self, vertices: np.ndarray, pose_crop: np.ndarray, crop_u8: np.ndarray, timings: dict
     ) -> tuple[np.ndarray, np.ndarray]:
         """Coarse depth map and FineNet displacement in the 256 crop."""
         t0 = time.perf_counter()
-        screen = project_np(vertices, pose_crop).astype(np.float32)
-        fragments = rasterize(screen, self._triangles, TRACK_SIZE, TRACK_SIZE)
-        depth = np.asarray(fragments.depth, np.float32)
-        inside = np.isfinite(depth) & (fragments.triangle_id >= 0)
-        depth = np.where(inside, depth, np.float32(0.0)).astype(np.float32)
+        screen = project_np(vertices, pose_crop)
+        depth, inside = render_depth(screen, self._triangles, TRACK_SIZE, TRACK_SIZE)
         gray = cv2.cvtColor(crop_u8, cv2.COLOR_RGB2GRAY)
         np.multiply(gray, np.float32(1.0 / 255.0), out=self._fine_in[0, 0], dtype=np.float32)
         self._fine_in[0, 1] = depth
@@ -578,16 +586,38 @@ class Tracker:
 
         det = max(detections, key=area)
         box, a_id, a_exp, pose = self._coarse_from_box(image, det.box, timings)
-        params = FaceParams(
+        params = _RawParams(
             alpha_id=a_id,
             alpha_exp=a_exp,
             alpha_alb=np.zeros(self._dims[2], np.float32),
             gamma=self._gamma0.copy(),
             pose=pose,
         )
-        return self._finish(
-            image, params, box, None, np.asarray(det.landmarks, np.float32), True, timings
+        detected = (np.asarray(det.landmarks, np.float32), det.box)
+        return self._finish(image, params, box, None, detected, True, timings)
+
+    def _reanchor(
+        self,
+        image: np.ndarray,
+        detected: tuple[np.ndarray, tuple[float, float, float, float]],
+        timings: dict,
+    ) -> TrackResult:
+        """Re-initialise pose, identity and expression from a detection in the tracking crop.
+
+        Used on keyframes and when the tracked landmarks drift away from the detector's; keeps
+        the tracked albedo and lighting. The frame stays TRACKING (``reinitialised=True``).
+        """
+        prev = self._prev_params
+        assert prev is not None
+        init_box, a_id, a_exp, pose = self._coarse_from_box(image, detected[1], timings)
+        params = _RawParams(
+            alpha_id=a_id,
+            alpha_exp=a_exp,
+            alpha_alb=prev.alpha_alb.copy(),
+            gamma=prev.gamma.copy(),
+            pose=pose,
         )
+        return self._finish(image, params, init_box, None, detected, True, timings)
 
     def _track(self, image: np.ndarray, timings: dict) -> TrackResult:
         cfg = self.config
@@ -608,22 +638,13 @@ class Tracker:
         detected = None
         if verify:
             self._frames_since_verify = 0
-            found = self._verify_in_crop(crop, box, timings)
+            found = self._verify_in_crop(image, box, timings)
             if found is None:
                 return self._lose("no face in the tracking crop", timings)
             detected = found
 
         if keyframe and detected is not None:
-            # Re-anchor on the detection with the single-image CoarseNet (against drift).
-            init_box, a_id, a_exp, pose = self._coarse_from_box(image, detected[1], timings)
-            params = FaceParams(
-                alpha_id=a_id,
-                alpha_exp=a_exp,
-                alpha_alb=prev.alpha_alb.copy(),
-                gamma=prev.gamma.copy(),
-                pose=pose,
-            )
-            return self._finish(image, params, init_box, None, detected[0], True, timings)
+            return self._reanchor(image, detected, timings)
 
         # PNCC of the previous mesh with the previous pose, in this crop.
         t1 = time.perf_counter()
@@ -645,7 +666,7 @@ class Tracker:
         ).astype(np.float32)
         pose_crop = prev_pose_crop + delta
         pose = np.asarray(pose_from_crop(pose_crop, box, TRACK_SIZE), np.float32)
-        params = FaceParams(
+        params = _RawParams(
             alpha_id=vec[sl["id"]].astype(np.float32),
             alpha_exp=vec[sl["exp"]].astype(np.float32),
             alpha_alb=vec[sl["alb"]].astype(np.float32),
@@ -657,7 +678,7 @@ class Tracker:
             params,
             box,
             crop,
-            None if detected is None else detected[0],
+            detected,
             False,
             timings,
             pose_crop=pose_crop,
@@ -666,10 +687,10 @@ class Tracker:
     def _finish(
         self,
         image: np.ndarray,
-        params: FaceParams,
+        raw: _RawParams,
         box: CropBox,
         crop_u8: np.ndarray | None,
-        detected_landmarks: np.ndarray | None,
+        detected: tuple[np.ndarray, tuple[float, float, float, float]] | None,
         reinitialised: bool,
         timings: dict,
         *,
@@ -677,12 +698,13 @@ class Tracker:
     ) -> TrackResult:
         """Common tail: mesh, landmarks, plausibility, confidence, FineNet, state update."""
         cfg = self.config
-        vertices = self._vertices(params.alpha_id, params.alpha_exp)
-        landmarks = self._project_landmarks(vertices, params.pose)
-        packed = np.concatenate(
-            [params.alpha_id, params.alpha_exp, params.alpha_alb, params.gamma, params.pose]
-        )
-        reason = self._check_plausible(packed, landmarks, image.shape)
+        if not np.isfinite(raw.packed()).all():
+            return self._lose("non-finite network output", timings)
+        if not raw.pose[5] > 0:
+            return self._lose(f"non-positive pose scale {raw.pose[5]:.3g}", timings)
+        vertices = self._vertices(raw.alpha_id, raw.alpha_exp)
+        landmarks = self._project_landmarks(vertices, raw.pose)
+        reason = self._check_plausible(landmarks, image.shape)
         if not reason and not reinitialised and self._prev_landmarks is not None:
             size = max(self._face_size(self._prev_landmarks), 1.0)
             jump = float(np.linalg.norm(landmarks - self._prev_landmarks, axis=1).mean()) / size
@@ -690,9 +712,11 @@ class Tracker:
                 reason = f"landmark jump {jump:.2f} > {cfg.max_landmark_jump:g} face sizes"
         if reason:
             return self._lose(reason, timings)
-        if detected_landmarks is not None:
-            confidence = self._agreement(landmarks, detected_landmarks)
+        if detected is not None:
+            confidence = self._agreement(landmarks, detected[0])
             if not reinitialised and confidence < cfg.min_confidence:
+                if cfg.reanchor_on_drift:
+                    return self._reanchor(image, detected, timings)
                 return self._lose(
                     f"landmark disagreement (confidence {confidence:.2f} < {cfg.min_confidence:g})",
                     timings,
@@ -700,6 +724,13 @@ class Tracker:
         else:
             confidence = self._confidence
 
+        params = FaceParams(
+            alpha_id=raw.alpha_id,
+            alpha_exp=raw.alpha_exp,
+            alpha_alb=raw.alpha_alb,
+            gamma=raw.gamma,
+            pose=raw.pose,
+        )
         coarse_depth = displacement = None
         if cfg.use_fine:
             if crop_u8 is None or pose_crop is None:
