@@ -1,0 +1,416 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Evaluate the nets on held-out synthetic data and print the paper's comparisons.
+
+Held-out data are drawn from the face model's prior with a seed not used for training
+(:mod:`training.train.prior_data`): identities, expressions, albedos, poses and lights that no
+training sample had. Three reports:
+
+1. Table II (CoarseNet, proposed loss vs parameter-MSE baseline): L_pose and L_geo (Eq. 13-14,
+   pixels^2 in the 224 crop), pose-parameter MSE (mixed units, as in the paper) with its parts
+   (angles in degrees, translation in pixels, relative scale), mean vertex distance (mm).
+2. Single-image vs tracking on synthetic sequences with smooth motion: landmark error (px),
+   vertex distance (mm), and jitter = mean frame-to-frame change of the landmark error (px), for
+   CoarseNet on every frame (crop from the ground-truth landmarks, an ideal detector) and for the
+   tracking net initialised by CoarseNet on the first frame and fed its own previous estimate.
+3. FineNet: mean absolute depth error (mm along the view axis) of coarse vs coarse + fine inside
+   the wrinkle regions (``wrinkle_mask`` > 0.5) on procedural wrinkle samples, or inside the face
+   mask of a given fine shard set.
+
+Weights are ``.pt`` checkpoints (runs/<name>/checkpoint.pt) or exported ``.onnx`` files (checked
+against their sidecars). Example::
+
+    python -m training.evaluate --model default --coarse face3d_ros/weights/coarse.onnx \
+        --coarse-mse runs/coarse-mse/checkpoint.pt --tracking face3d_ros/weights/tracking.onnx \
+        --fine face3d_ros/weights/fine.onnx --n 64 --sequences 3 --frames 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from face3d_ros.geometry.camera import project_np
+from face3d_ros.geometry.crop import crop_from_points, crop_image, pose_from_crop, pose_to_crop
+from face3d_ros.model.morphable import MorphableModel
+from face3d_ros.nets.heads import Denormalized
+from face3d_ros.nets.weights import load_checkpoint, verify_weights
+from training.train.losses import PixelRows, gt_pixel_rows, pose_geo_losses
+from training.train.prior_data import (
+    PriorConfig,
+    coarse_sample,
+    fine_sample,
+    smooth_sequence,
+    tracking_input,
+)
+
+__all__ = ["NetRunner", "coarse_metrics", "evaluate_fine", "evaluate_sequences", "main"]
+
+
+class NetRunner:
+    """Run a net from a ``.pt`` checkpoint (torch) or an ``.onnx`` file (onnxruntime, CPU)."""
+
+    def __init__(self, path: str | Path, net: str, model: MorphableModel, threads: int = 2):
+        """Load and check the weights.
+
+        Args:
+            path: ``.pt`` or ``.onnx``.
+            net: Expected kind.
+            model: Face model in use (dims check).
+            threads: CPU threads.
+
+        Raises:
+            face3d_ros.nets.weights.WeightFileError: Bad or mismatched weights.
+        """
+        self.path = Path(path)
+        self.net = net
+        if self.path.suffix == ".onnx":
+            import onnxruntime as ort
+
+            self.meta = verify_weights(self.path, net=net, model=model)
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            self.session = ort.InferenceSession(
+                str(self.path), opts, providers=["CPUExecutionProvider"]
+            )
+            self.input_name = self.session.get_inputs()[0].name
+            self.module = None
+        else:
+            module, ckpt = load_checkpoint(self.path, net=net, model=model)
+            self.meta = {k: ckpt[k] for k in ("net", "model_id", "model_dims") if k in ckpt}
+            self.module = Denormalized(module).eval()
+            self.session = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """De-normalised outputs.
+
+        Args:
+            x: [B, C, H, W] float32 input.
+
+        Returns:
+            [B, P] parameters or [B, 1, H, W] displacement.
+        """
+        x = np.ascontiguousarray(x, np.float32)
+        if self.session is not None:
+            return self.session.run(None, {self.input_name: x})[0]
+        with torch.no_grad():
+            return self.module(torch.from_numpy(x)).numpy()
+
+
+def coarse_metrics(
+    pred: np.ndarray, samples: list[dict[str, np.ndarray]], model: MorphableModel
+) -> dict[str, float]:
+    """Table II metrics of CoarseNet predictions.
+
+    Args:
+        pred: [B, K_id + K_exp + 6] de-normalised predictions (pose in 224-crop pixels).
+        samples: The B ground-truth coarse samples.
+        model: Face model.
+
+    Returns:
+        ``l_pose``, ``l_geo`` (px^2), ``pose_mse``, ``angle_deg``, ``trans_px``, ``scale_rel``,
+        ``vertex_mm``.
+    """
+    n_id, n_exp = model.n_id, model.n_exp
+    gt_id = torch.from_numpy(np.stack([s["alpha_id"] for s in samples]))
+    gt_exp = torch.from_numpy(np.stack([s["alpha_exp"] for s in samples]))
+    gt_pose = torch.from_numpy(np.stack([s["pose"] for s in samples]))
+    p = torch.from_numpy(pred.astype(np.float32))
+    pr_id, pr_exp, pr_pose = p[:, :n_id], p[:, n_id : n_id + n_exp], p[:, n_id + n_exp :]
+    with torch.no_grad():
+        gt_v = model.shape(gt_id, gt_exp)
+        pr_v = model.shape(pr_id, pr_exp)
+        tri = model.triangles.numpy()
+        rows = [
+            gt_pixel_rows(gt_v[b].numpy(), tri, s["pose"], 224, 224, 4096, None)
+            for b, s in enumerate(samples)
+        ]
+        r = PixelRows.from_batch(
+            {k: torch.from_numpy(np.stack([x[k] for x in rows])) for k in rows[0]}
+        )
+        l_pose, l_geo = pose_geo_losses(pr_v, pr_pose, gt_v, gt_pose, model.triangles, r)
+    d = (pr_pose - gt_pose).numpy()
+    return {
+        "l_pose": float(l_pose),
+        "l_geo": float(l_geo),
+        "pose_mse": float(np.mean(d**2)),
+        "angle_deg": float(np.degrees(np.abs(d[:, :3])).mean()),
+        "trans_px": float(np.linalg.norm(d[:, 3:5], axis=1).mean()),
+        "scale_rel": float(np.abs(d[:, 5] / gt_pose[:, 5].numpy()).mean()),
+        "vertex_mm": float((pr_v - gt_v).norm(dim=-1).mean()),
+    }
+
+
+def _run_batched(runner: NetRunner, x: np.ndarray, batch: int = 8) -> np.ndarray:
+    """Run in batches."""
+    return np.concatenate([runner(x[i : i + batch]) for i in range(0, len(x), batch)])
+
+
+def _landmarks(model: MorphableModel, a_id, a_exp, pose) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices [N, 3] and projected landmarks [68, 2]."""
+    v = model.shape_np(np.asarray(a_id, np.float32), np.asarray(a_exp, np.float32))
+    return v, project_np(v[model.landmark_indices.numpy()], pose)[:, :2]
+
+
+def evaluate_sequences(
+    coarse: NetRunner,
+    tracking: NetRunner | None,
+    model: MorphableModel,
+    *,
+    n_sequences: int,
+    n_frames: int,
+    seed: int,
+) -> dict[str, dict[str, float]]:
+    """Single-image vs tracking error and jitter on smooth synthetic sequences.
+
+    Args:
+        coarse: CoarseNet runner.
+        tracking: Tracking-net runner (None: single-image only).
+        model: Face model.
+        n_sequences: Sequences.
+        n_frames: Frames per sequence.
+        seed: Seed.
+
+    Returns:
+        ``{"single": {...}, "tracking": {...}}`` with ``landmark_px``, ``vertex_mm``,
+        ``jitter_px``, ``gt_motion_px`` (mean landmark motion per frame, for scale).
+    """
+    cfg = PriorConfig()
+    rng = np.random.default_rng(seed)
+    n_id, n_exp, n_alb = model.dims
+    stats: dict[str, dict[str, list[float]]] = {
+        k: {"landmark_px": [], "vertex_mm": [], "jitter_px": [], "gt_motion_px": []}
+        for k in ("single", "tracking")
+    }
+    for _ in range(n_sequences):
+        frames, gts = smooth_sequence(model, rng, n_frames, cfg)
+        errs: dict[str, list[np.ndarray]] = {"single": [], "tracking": []}
+        gt_lms = []
+        prev: dict[str, np.ndarray] | None = None
+        for frame, gt in zip(frames, gts, strict=True):
+            gt_v, gt_lm = _landmarks(model, gt.alpha_id, gt.alpha_exp, gt.pose)
+            gt_lms.append(gt_lm)
+            box = crop_from_points(gt_lm, scale=cfg.crop_scale)
+            x = crop_image(frame, box, 224).transpose(2, 0, 1)[None]
+            out = coarse(x)[0]
+            single = {
+                "id": out[:n_id],
+                "exp": out[n_id : n_id + n_exp],
+                "pose": pose_from_crop(out[n_id + n_exp :], box, 224),
+            }
+            est = {"single": single}
+            if tracking is not None:
+                if prev is None:
+                    cur = dict(single)
+                else:
+                    from face3d_ros.params import FaceParams
+
+                    prev_params = FaceParams(
+                        alpha_id=prev["id"].astype(np.float32),
+                        alpha_exp=prev["exp"].astype(np.float32),
+                        alpha_alb=np.zeros(n_alb, np.float32),
+                        pose=prev["pose"].astype(np.float32),
+                    )
+                    image, pncc, tbox = tracking_input(model, frame, prev_params, cfg)
+                    xt = np.concatenate([image, pncc], -1).transpose(2, 0, 1)[None]
+                    o = tracking(xt)[0]
+                    prev_crop = pose_to_crop(prev["pose"], tbox, 256)
+                    cur = {
+                        "id": o[:n_id],
+                        "exp": o[n_id : n_id + n_exp],
+                        "pose": pose_from_crop(prev_crop + o[-6:], tbox, 256),
+                    }
+                est["tracking"] = cur
+                prev = cur
+            for k, e in est.items():
+                v, lm = _landmarks(model, e["id"], e["exp"], e["pose"])
+                errs[k].append(lm - gt_lm)
+                stats[k]["landmark_px"].append(float(np.linalg.norm(lm - gt_lm, axis=1).mean()))
+                stats[k]["vertex_mm"].append(float(np.linalg.norm(v - gt_v, axis=1).mean()))
+        motion = [
+            float(np.linalg.norm(b - a, axis=1).mean())
+            for a, b in zip(gt_lms[:-1], gt_lms[1:], strict=True)
+        ]
+        for k, e in errs.items():
+            if not e:
+                continue
+            jit = [
+                float(np.linalg.norm(b - a, axis=1).mean())
+                for a, b in zip(e[:-1], e[1:], strict=True)
+            ]
+            stats[k]["jitter_px"].extend(jit)
+            stats[k]["gt_motion_px"].extend(motion)
+    return {
+        k: {m: float(np.mean(v)) for m, v in s.items()}
+        for k, s in stats.items()
+        if s["landmark_px"]
+    }
+
+
+def evaluate_fine(
+    fine: NetRunner,
+    model: MorphableModel,
+    *,
+    n: int,
+    seed: int,
+    data: str | None = None,
+) -> dict[str, float]:
+    """Coarse vs coarse + fine depth error (mm) inside wrinkle regions (or the face mask).
+
+    Args:
+        fine: FineNet runner.
+        model: Face model.
+        n: Samples.
+        seed: Seed of the procedural samples.
+        data: Optional fine shard set (region = face mask) instead of procedural samples.
+
+    Returns:
+        ``coarse_mm``, ``fine_mm``, ``region_pixels`` and the sample count.
+    """
+    rng = np.random.default_rng(seed)
+    cfg = PriorConfig()
+    samples = []
+    if data:
+        from training.datasets.shards import ShardDataset
+
+        ds = ShardDataset(data, "fine")
+        for i in np.linspace(0, len(ds) - 1, min(n, len(ds))).astype(int):
+            s = ds[int(i)]
+            s["region"] = s["mask"] > 0
+            samples.append(s)
+    else:
+        for _ in range(n):
+            s = fine_sample(model, rng, cfg)
+            s["region"] = (s["wrinkle"] > 0.5) & (s["mask"] > 0)
+            samples.append(s)
+    coarse_err, fine_err, count = 0.0, 0.0, 0
+    for s in samples:
+        x = np.stack([s["gray"], s["coarse_depth"]])[None].astype(np.float32)
+        pred = fine(x)[0, 0]
+        r = s["region"]
+        gt = s["displacement"][r]
+        coarse_err += float(np.abs(gt).sum())
+        fine_err += float(np.abs(pred[r] - gt).sum())
+        count += int(r.sum())
+    count = max(count, 1)
+    return {
+        "coarse_mm": coarse_err / count,
+        "fine_mm": fine_err / count,
+        "region_pixels": float(count),
+        "samples": float(len(samples)),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point.
+
+    Args:
+        argv: Arguments.
+
+    Returns:
+        Exit status.
+    """
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
+    p.add_argument("--model", default="default", help="default | synthetic | model .npz")
+    p.add_argument("--coarse", help="CoarseNet (proposed loss) .pt or .onnx")
+    p.add_argument("--coarse-mse", help="CoarseNet trained with the parameter-MSE baseline")
+    p.add_argument("--tracking", help="tracking net .pt or .onnx")
+    p.add_argument("--fine", help="FineNet .pt or .onnx")
+    p.add_argument("--fine-data", help="fine shard set to evaluate on (default: procedural)")
+    p.add_argument("--n", type=int, default=48, help="held-out coarse / fine samples")
+    p.add_argument("--sequences", type=int, default=2)
+    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--seed", type=int, default=90210, help="held-out seed (not used in training)")
+    p.add_argument("--json", help="also write the results here")
+    args = p.parse_args(argv)
+    from training.train.data import load_model
+
+    torch.set_num_threads(2)
+    model = MorphableModel(load_model(args.model))
+    results: dict[str, Any] = {"model_id": model.data.model_id, "seed": args.seed}
+    t0 = time.perf_counter()
+    runners = {}
+    for key, net in (
+        ("coarse", "coarse"),
+        ("coarse_mse", "coarse"),
+        ("tracking", "tracking"),
+        ("fine", "fine"),
+    ):
+        path = getattr(args, key)
+        if path:
+            runners[key] = NetRunner(path, net, model)
+
+    if "coarse" in runners or "coarse_mse" in runners:
+        rng = np.random.default_rng(args.seed)
+        cfg = PriorConfig()
+        samples = [coarse_sample(model, rng, cfg) for _ in range(args.n)]
+        x = np.stack([s["image"].astype(np.float32).transpose(2, 0, 1) / 255.0 for s in samples])
+        mean_pred = None
+        table = {}
+        for key, name in (("coarse", "proposed (Eq. 15)"), ("coarse_mse", "parameter MSE")):
+            if key in runners:
+                pred = _run_batched(runners[key], x)
+                table[name] = coarse_metrics(pred, samples, model)
+                mean_pred = pred
+        if mean_pred is not None:
+            # reference: always predict the mean face with the true pose's mean (no net)
+            zero = np.zeros_like(mean_pred)
+            zero[:, -6:] = np.mean([s["pose"] for s in samples], axis=0)
+            table["mean face, mean pose (no net)"] = coarse_metrics(zero, samples, model)
+        results["table2"] = table
+        print(f"\nTable II (held-out, N={args.n}, 224x224 crops; losses in px^2)")
+        cols = ["l_pose", "l_geo", "pose_mse", "angle_deg", "trans_px", "scale_rel", "vertex_mm"]
+        print(f"{'':32s}" + "".join(f"{c:>11s}" for c in cols))
+        for name, m in table.items():
+            print(f"{name:32s}" + "".join(f"{m[c]:11.4g}" for c in cols))
+
+    if "coarse" in runners and args.sequences > 0:
+        seq = evaluate_sequences(
+            runners["coarse"],
+            runners.get("tracking"),
+            model,
+            n_sequences=args.sequences,
+            n_frames=args.frames,
+            seed=args.seed + 1,
+        )
+        results["sequences"] = seq
+        print(f"\nSequences ({args.sequences} x {args.frames} frames, smooth motion, 320x320)")
+        cols = ["landmark_px", "vertex_mm", "jitter_px", "gt_motion_px"]
+        print(f"{'':32s}" + "".join(f"{c:>13s}" for c in cols))
+        names = {"single": "single-image CoarseNet", "tracking": "tracking net (own estimates)"}
+        for k, m in seq.items():
+            print(f"{names[k]:32s}" + "".join(f"{m[c]:13.4g}" for c in cols))
+
+    if "fine" in runners:
+        fine = evaluate_fine(
+            runners["fine"], model, n=args.n, seed=args.seed + 2, data=args.fine_data
+        )
+        results["fine"] = fine
+        where = (
+            f"fine set {args.fine_data} (face mask)"
+            if args.fine_data
+            else ("procedural wrinkles (wrinkle_mask > 0.5)")
+        )
+        print(f"\nFineNet depth error, {where}, {int(fine['samples'])} samples")
+        print(f"  coarse only     : {fine['coarse_mm']:.4f} mm mean abs")
+        print(f"  coarse + fine   : {fine['fine_mm']:.4f} mm mean abs")
+    if not runners:
+        print("nothing to evaluate: pass --coarse/--coarse-mse/--tracking/--fine", file=sys.stderr)
+        return 2
+    results["wall_time_s"] = time.perf_counter() - t0
+    print(f"\n(evaluated in {results['wall_time_s']:.1f} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
