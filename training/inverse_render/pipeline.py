@@ -15,8 +15,8 @@ from face3d_ros.geometry.crop import (
     CropBox,
     crop_from_points,
     crop_image,
+    points_to_crop,
     pose_from_crop,
-    pose_to_crop,
 )
 from face3d_ros.model.morphable import MorphableModel
 from training.inverse_render.albedo import beta_map, blend_albedo, sample_vertex_albedo
@@ -57,26 +57,8 @@ class InverseRenderConfig:
 
 
 def image_to_crop_points(points: np.ndarray, box: CropBox, out_size: int) -> np.ndarray:
-    """Map ``[M, 2]`` image pixels into crop pixels (the mapping of ``crop_image``).
-
-    Uses :func:`pose_to_crop` on the translation part (the image position of the model origin
-    transforms exactly like an image point), so it follows the crop module's conventions.
-    """
-    return _map_points(points, lambda pose: pose_to_crop(pose, box, out_size))
-
-
-def crop_to_image_points(points: np.ndarray, box: CropBox, out_size: int) -> np.ndarray:
-    """Inverse of :func:`image_to_crop_points`."""
-    return _map_points(points, lambda pose: pose_from_crop(pose, box, out_size))
-
-
-def _map_points(points: np.ndarray, fn) -> np.ndarray:  # noqa: ANN001 - small private helper
-    pts = np.asarray(points, np.float64).reshape(-1, 2)
-    out = np.empty_like(pts)
-    for k, (u, v) in enumerate(pts):
-        pose = fn(np.array([0.0, 0.0, 0.0, u, v, 1.0]))
-        out[k] = pose[3:5]
-    return out
+    """Map ``[M, 2]`` image pixels into crop pixels (``face3d_ros.geometry.crop`` mapping)."""
+    return np.asarray(points_to_crop(np.asarray(points, np.float64), box, out_size), np.float64)
 
 
 def _as_float_rgb(image: np.ndarray) -> np.ndarray:
