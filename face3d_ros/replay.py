@@ -174,6 +174,7 @@ def replay_bag(
         build_face_params,
         build_mesh_marker,
         build_overlay,
+        published_state,
     )
     from face3d_ros.node.camera_info import StampCache, select, stamp_ns
     from face3d_ros.node.conversions import image_to_rgb8, numpy_to_image
@@ -273,7 +274,7 @@ def replay_bag(
                     summary["failed_frames"] += 1
                     log(f"tracker failed at {timestamp} ns: {type(exc).__name__}: {exc}")
                     continue
-                counts[("INITIALISING", "TRACKING", "LOST")[int(result.state)]] += 1
+                counts[("INITIALISING", "TRACKING", "LOST")[published_state(result)]] += 1
                 outputs = [
                     ("face_params", build_face_params(result, header, model, msg.width,
                                                       msg.height, init_counter.update(result))),

@@ -42,11 +42,11 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     for path in (str(ROOT), str(ROOT / "test")):  # training/ and test/fixtures/
         if path not in sys.path:
             sys.path.insert(0, path)
-    from fixtures.weights import make_untrained_assets, package_assets_present
+    from fixtures.weights import cached_untrained_assets, package_assets_present
 
     if package_assets_present():
         return []
-    model_path, wdir = make_untrained_assets(tmp_path_factory.mktemp("assets"))
+    model_path, wdir = cached_untrained_assets(tmp_path_factory.getbasetemp())
     return ["-p", f"model_path:={model_path}", "-p", f"weights_dir:={wdir}"]
 
 
@@ -169,7 +169,7 @@ def test_sequence_states_and_outputs(ros: dict[str, Any]) -> None:
     from face3d_ros.sample_data import SampleSequenceConfig, sample_frame
 
     cfg = SampleSequenceConfig(n_frames=14, width=320, height=240, start_stamp=100.0,
-                               faceless_start=7, faceless_length=3, base_scale=1.0)
+                               faceless_start=6, faceless_length=4, base_scale=1.0)
     states = []
     stamps = []
     for i in range(cfg.n_frames):
@@ -192,11 +192,20 @@ def test_sequence_states_and_outputs(ros: dict[str, Any]) -> None:
             assert msg.source == FaceParams.SOURCE_NONE and len(msg.landmarks_2d) == 0
     assert states[0] == INIT, states
     first_track = states.index(TRACK)
-    assert all(s == TRACK for s in states[first_track:7]), states
-    assert LOST in states[7:10], states
+    assert all(s == TRACK for s in states[first_track:6]), states
+    assert LOST in states[6:11], states
     assert states[-1] == TRACK, f"no recovery after the face-less frames: {states}"
 
     out = ros["out"].by_topic
+
+    def all_outputs() -> bool:
+        return all(
+            k in out["/overlay"] and k in out["/face_mesh"]
+            and (s != TRACK or (k in out["/displacement"] and k in out["/coarse_depth"]))
+            for k, s in zip(stamps, states, strict=True)
+        )
+
+    _spin_until(ros["executor"], all_outputs, 20.0, ros["proc"])
     for key, state in zip(stamps, states, strict=True):
         assert key in out["/overlay"] and key in out["/face_mesh"], key
         assert out["/overlay"][key].encoding == "rgb8"
@@ -245,17 +254,26 @@ def test_bad_frames_logged_and_node_keeps_running(ros: dict[str, Any]) -> None:
     )
 
 
-def test_missing_weights_is_an_error_and_node_stays_up(tmp_path: pathlib.Path) -> None:
+def test_missing_weights_is_an_error_and_node_stays_up(
+    assets: list[str], tmp_path: pathlib.Path
+) -> None:
     """Missing weights: activation fails with a logged reason, the node process keeps running."""
     import rclpy
     from lifecycle_msgs.srv import GetState
+    from rclpy.executors import SingleThreadedExecutor
 
     log_path = tmp_path / "node.log"
     missing = tmp_path / "no_weights_here"
-    proc = _start_node(["-r", "__node:=face3d_missing", "-p", f"weights_dir:={missing}"], log_path)
+    model_args = [a for a in assets if a.startswith("model_path:=")]
+    extra = ["-r", "__node:=face3d_missing", "-p", f"weights_dir:={missing}"]
+    for arg in model_args:  # the model itself is fine: only the weights are missing
+        extra += ["-p", arg]
+    proc = _start_node(extra, log_path)
     context = rclpy.context.Context()
     rclpy.init(context=context)
     node = rclpy.create_node("face3d_test_lifecycle", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
     try:
         client = node.create_client(GetState, "/face3d_missing/get_state")
         end = time.monotonic() + 60
@@ -265,7 +283,7 @@ def test_missing_weights_is_an_error_and_node_stays_up(tmp_path: pathlib.Path) -
         label = ""
         while time.monotonic() < end:
             future = client.call_async(GetState.Request())
-            rclpy.spin_until_future_complete(node, future, timeout_sec=5.0)
+            executor.spin_until_future_complete(future, timeout_sec=5.0)
             label = future.result().current_state.label if future.result() else ""
             if "cannot activate" in log_path.read_text():
                 break
@@ -273,11 +291,12 @@ def test_missing_weights_is_an_error_and_node_stays_up(tmp_path: pathlib.Path) -
         log = log_path.read_text()
         assert "cannot activate" in log and str(missing) in log, log
         future = client.call_async(GetState.Request())
-        rclpy.spin_until_future_complete(node, future, timeout_sec=5.0)
+        executor.spin_until_future_complete(future, timeout_sec=5.0)
         label = future.result().current_state.label
         assert label == "inactive", label
         assert proc.poll() is None, "the node must keep running"
     finally:
         _stop(proc)
+        executor.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=context)

@@ -22,11 +22,11 @@ from face3d_ros.replay import ReplayError, find_face_params_msg, main, replay_ba
 @pytest.fixture(scope="module")
 def params(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Node parameters selecting shipped assets, or untrained test nets when none ship."""
-    from fixtures.weights import make_untrained_assets, package_assets_present
+    from fixtures.weights import cached_untrained_assets, package_assets_present
 
     if package_assets_present():
         return {"min_confidence": 0.0}
-    model_path, wdir = make_untrained_assets(tmp_path_factory.mktemp("assets"))
+    model_path, wdir = cached_untrained_assets(tmp_path_factory.getbasetemp())
     return {"model_path": str(model_path), "weights_dir": str(wdir), "min_confidence": 0.0,
             "threads": 1}
 
@@ -112,8 +112,9 @@ def test_bad_parameters_and_msg_location(in_bag: tuple[pathlib.Path, list[int]],
 
 
 def test_missing_weights_is_a_clear_error(in_bag: tuple[pathlib.Path, list[int]],
-                                          tmp_path: pathlib.Path) -> None:
+                                          params: dict, tmp_path: pathlib.Path) -> None:
     src, _ = in_bag
-    with pytest.raises(ReplayError, match="weights"):
-        replay_bag(src, tmp_path / "o", IMAGE_TOPIC,
-                   params={"weights_dir": str(tmp_path / "none")}, progress=False)
+    bad = dict(params, weights_dir=str(tmp_path / "none"))
+    with pytest.raises(ReplayError, match=r"weights .*none.*does not exist"):
+        replay_bag(src, tmp_path / "o", IMAGE_TOPIC, params=bad, progress=False)
+    assert not (tmp_path / "o").exists()

@@ -36,6 +36,8 @@ __all__ = [
     "build_mesh_marker",
     "build_overlay",
     "camera_points_m",
+    "project_vertices",
+    "published_state",
     "rotation_matrix",
     "source_of",
     "vertex_colors",
@@ -183,16 +185,29 @@ class InitCounter:
 
     def update(self, result: Any) -> int:
         """Advance with one TrackResult and return ``frames_since_init`` for it."""
-        if result.params is None or int(result.state) != 1 or result.reinitialised:
+        if published_state(result) != 1 or result.reinitialised:
             self.count = 0
         else:
             self.count += 1
         return self.count
 
 
+def published_state(result: Any) -> int:
+    """FaceParams ``state`` for a TrackResult.
+
+    The message defines TRACKING as "face found; parameters are valid". The tracker reports
+    INITIALISING on the frame where a fresh detection + Single-image CoarseNet produced
+    parameters; that frame is published as TRACKING with ``source`` SINGLE_IMAGE. Otherwise the
+    tracker's state is published unchanged (INITIALISING = no face yet, LOST = face gone).
+    """
+    if result.params is not None and int(result.state) in (0, 1):
+        return 1
+    return 2 if int(result.state) == 2 else 0
+
+
 def source_of(result: Any) -> int:
     """FaceParams ``source``: SINGLE_IMAGE (1) on re-initialisation, TRACKING (2), NONE (0)."""
-    if int(result.state) != 1 or result.params is None:
+    if published_state(result) != 1:
         return 0
     return 1 if result.reinitialised else 2
 
@@ -225,7 +240,7 @@ def build_face_params(
 
     msg = FaceParams()
     msg.header = header
-    msg.state = int(result.state)
+    msg.state = published_state(result)
     msg.model_id = model.model_id
     msg.n_vertices = model.n_vertices
     msg.n_triangles = model.n_triangles
@@ -302,7 +317,7 @@ def build_mesh_marker(
         marker.header.frame_id = frame_id
     marker.ns = namespace
     marker.id = 0
-    if int(result.state) != 1 or result.params is None or result.vertices is None:
+    if published_state(result) != 1 or result.vertices is None:
         marker.action = Marker.DELETE
         return marker
     marker.type = Marker.TRIANGLE_LIST
@@ -339,7 +354,7 @@ def build_overlay(
         ``[H, W, 3]`` uint8 RGB overlay.
     """
     out = np.ascontiguousarray(image_rgb, dtype=np.uint8).copy()
-    state = int(result.state)
+    state = published_state(result)
     colour = {0: (255, 200, 0), 1: (0, 255, 0), 2: (255, 0, 0)}.get(state, (255, 255, 255))
     if state == 1 and result.params is not None:
         if model is not None and result.vertices is not None:

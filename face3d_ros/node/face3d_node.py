@@ -43,6 +43,7 @@ from face3d_ros.node.builders import (
     build_face_params,
     build_mesh_marker,
     build_overlay,
+    published_state,
 )
 from face3d_ros.node.camera_info import CameraInfoSource
 from face3d_ros.node.conversions import ImageConverter, numpy_to_image
@@ -252,7 +253,7 @@ class Face3dNode(LifecycleNode):
         p = NodeParams.from_node(self)
         rgb = self._converter.to_rgb8(msg)
         result = self._tracker.step(rgb)
-        self._stats.set_state(int(result.state))
+        self._stats.set_state(published_state(result))
         header = msg.header
         model = self._model_info
         self._pubs["face_params"].publish(
