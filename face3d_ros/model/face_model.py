@@ -40,7 +40,7 @@ def _check_array(name: str, value: Any, shape: tuple[int | None, ...], kind: str
         want = "floating point" if kind == "f" else "integer"
         raise ValueError(f"field {name!r} must be {want}, got dtype {value.dtype}")
     if value.ndim != len(shape) or any(
-        want is not None and got != want for got, want in zip(value.shape, shape)
+        want is not None and got != want for got, want in zip(value.shape, shape, strict=True)
     ):
         pretty = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
         raise ValueError(f"field {name!r} has shape {list(value.shape)}, expected {pretty}")
@@ -177,8 +177,16 @@ class FaceModelData:
         f32 = {
             k: np.ascontiguousarray(getattr(self, k), dtype=np.float32)
             for k in (
-                "mean_shape", "id_basis", "id_sigma", "exp_basis", "exp_sigma", "mean_albedo",
-                "albedo_basis", "albedo_sigma", "face_mask", "wrinkle_mask",
+                "mean_shape",
+                "id_basis",
+                "id_sigma",
+                "exp_basis",
+                "exp_sigma",
+                "mean_albedo",
+                "albedo_basis",
+                "albedo_sigma",
+                "face_mask",
+                "wrinkle_mask",
             )
         }
         return FaceModelData(

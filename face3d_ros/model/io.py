@@ -45,8 +45,18 @@ __all__ = ["FORMAT_VERSION", "REQUIRED_KEYS", "load_face_model", "save_face_mode
 FORMAT_VERSION = 1
 
 _ARRAY_FIELDS = (
-    "mean_shape", "id_basis", "id_sigma", "exp_basis", "exp_sigma", "mean_albedo",
-    "albedo_basis", "albedo_sigma", "triangles", "landmark_indices", "face_mask", "wrinkle_mask",
+    "mean_shape",
+    "id_basis",
+    "id_sigma",
+    "exp_basis",
+    "exp_sigma",
+    "mean_albedo",
+    "albedo_basis",
+    "albedo_sigma",
+    "triangles",
+    "landmark_indices",
+    "face_mask",
+    "wrinkle_mask",
 )
 _BASIS_FIELDS = ("id_basis", "exp_basis", "albedo_basis")
 

@@ -163,9 +163,7 @@ class MorphableModel(torch.nn.Module):
             raise ValueError(f"{name} must have shape [B, {k}], got {list(alpha.shape)}")
         return alpha.to(dtype=like.dtype, device=like.device)
 
-    def shape(
-        self, alpha_id: torch.Tensor, alpha_exp: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def shape(self, alpha_id: torch.Tensor, alpha_exp: torch.Tensor | None = None) -> torch.Tensor:
         """Vertex positions for a batch of identity and expression coefficients.
 
         Args:
@@ -196,9 +194,7 @@ class MorphableModel(torch.nn.Module):
             [B, N, 3] linear RGB albedo (nominally in [0, 1]; callers may clamp).
         """
         a = self._coeffs("alpha_alb", alpha_alb, self.n_alb, self.mean_albedo)
-        return self.mean_albedo.unsqueeze(0) + (a @ self.albedo_basis).view(
-            -1, self.n_vertices, 3
-        )
+        return self.mean_albedo.unsqueeze(0) + (a @ self.albedo_basis).view(-1, self.n_vertices, 3)
 
     def landmarks(self, vertices: torch.Tensor) -> torch.Tensor:
         """Pick the 68 landmark vertices.

@@ -181,8 +181,13 @@ def make_synthetic_model(
         wrinkle_mask=wrinkle.astype(np.float32),
         metadata={
             "source": "face3d_ros.model.synthetic.make_synthetic_model",
-            "params": {"n_id": n_id, "n_exp": n_exp, "n_alb": n_alb,
-                       "resolution": resolution, "seed": seed},
+            "params": {
+                "n_id": n_id,
+                "n_exp": n_exp,
+                "n_alb": n_alb,
+                "resolution": resolution,
+                "seed": seed,
+            },
             "units": "mm",
             "licence": "Apache-2.0",
             "note": "procedural test model, not a real face",
