@@ -142,6 +142,7 @@ def run_demo(
     """
     import cv2
     import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from rclpy.serialization import deserialize_message, serialize_message
@@ -184,11 +185,12 @@ def run_demo(
     states: dict[tuple[int, int], int] = {}
     overlays: dict[tuple[int, int], np.ndarray] = {}
     index_of: dict[tuple[int, int], int] = {}
+    last_diag: dict[str, str] = {}
 
     with log_path.open("w") as log_file:
         proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
     context = rclpy.context.Context()
-    rclpy.init(context=context)
+    rclpy.init(args=["face3d_demo"], context=context)  # never parse this process's argv
     node = rclpy.create_node("face3d_demo", context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
@@ -224,6 +226,20 @@ def run_demo(
             qos = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
             for name in OUTPUT_TOPICS:
                 node.create_subscription(types[name], f"/{name}", recorder(name), qos, raw=True)
+            diag_conn = writer.add_connection(
+                "/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", typestore=store
+            )
+
+            def on_diagnostics(raw: bytes) -> None:
+                msg = deserialize_message(raw, DiagnosticArray)
+                stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+                writer.write(diag_conn, stamp, raw)
+                for status in msg.status:
+                    if status.name.startswith("face3d_node"):
+                        last_diag.clear()
+                        last_diag.update({kv.key: kv.value for kv in status.values})
+
+            node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10, raw=True)
             player = SamplePlayer(node, IMAGE_TOPIC, INFO_TOPIC)
 
             end = time.monotonic() + startup_timeout
@@ -299,6 +315,7 @@ def run_demo(
         "output": str(out),
         "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()),
         "node_exit_code": proc.returncode,
+        "node_diagnostics": dict(last_diag),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     summary["files"].append("summary.json")
@@ -353,7 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{s['frames_processed']}, dropped while busy: {s['frames_dropped_or_lost']}\n"
         f"states: {states}\nstate sequence: {s['state_sequence']}\n"
         f"mean latency (publish -> FaceParams): {lat}\n"
-        f"outputs: {s['outputs_received']}\nfiles in {s['output']}: {', '.join(s['files'])}"
+        f"outputs: {s['outputs_received']}\nnode diagnostics: {s['node_diagnostics']}\n"
+        f"files in {s['output']}: {', '.join(s['files'])}"
     )
     return 0
 

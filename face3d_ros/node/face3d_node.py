@@ -131,6 +131,12 @@ class Face3dNode(LifecycleNode):
             self.get_logger().error(f"cannot activate: {exc}")
             self._state_name = "INACTIVE (load failed)"
             return TransitionCallbackReturn.FAILURE
+        try:
+            tracker.warmup()  # JIT compilation and allocations before the first frame
+        except Exception as exc:  # a net that cannot run is a load failure, not a frame error
+            self.get_logger().error(f"cannot activate: warm-up failed: {type(exc).__name__}: {exc}")
+            self._state_name = "INACTIVE (load failed)"
+            return TransitionCallbackReturn.FAILURE
         self._tracker = tracker
         self._init_counter = InitCounter()
         self._model_info = ModelInfo.from_model_data(model_data)
@@ -219,17 +225,30 @@ class Face3dNode(LifecycleNode):
             return
         t0 = time.perf_counter()
         try:
-            self._process(msg)
+            rgb = self._converter.to_rgb8(msg)
         except ValueError as exc:
             self._stats.bad += 1
             self.get_logger().error(f"rejected image (stamp {msg.header.stamp.sec}."
                                     f"{msg.header.stamp.nanosec:09d}): {exc}")
+            self._retrigger_if_pending()
             return
+        try:
+            self._process(msg, rgb)
         except Exception as exc:  # keep running whatever a single frame does
             self._stats.failed += 1
             self.get_logger().error(f"processing failed: {type(exc).__name__}: {exc}")
             return
+        finally:
+            self._retrigger_if_pending()
         self._stats.add_latency(time.perf_counter() - t0)
+
+    def _retrigger_if_pending(self) -> None:
+        """A guard trigger that arrived while busy may have been consumed: trigger again."""
+        with self._lock:
+            pending = self._pending is not None
+            guard = self._guard
+        if pending and guard is not None:
+            guard.trigger()
 
     def _intrinsics(self, msg: Image, p: NodeParams) -> CameraIntrinsics:
         info = None if self._camera_info is None else self._camera_info.lookup(
@@ -249,9 +268,8 @@ class Face3dNode(LifecycleNode):
             )
         return CameraIntrinsics.assumed_for(msg.width, msg.height, p.assumed_focal_px)
 
-    def _process(self, msg: Image) -> None:
+    def _process(self, msg: Image, rgb: Any) -> None:
         p = NodeParams.from_node(self)
-        rgb = self._converter.to_rgb8(msg)
         result = self._tracker.step(rgb)
         self._stats.set_state(published_state(result))
         header = msg.header
