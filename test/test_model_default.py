@@ -151,9 +151,9 @@ def test_morphable_model_on_default(model: FaceModelData) -> None:
     mm = MorphableModel(model, n_id=80, n_exp=64, n_alb=80)
     a_id, a_exp = torch.zeros(4, 80), torch.zeros(4, 64)
     mm.shape(a_id, a_exp)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     v = mm.shape(a_id, a_exp)
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     assert v.shape == (4, model.n_vertices, 3)
     assert elapsed < 0.5
     np.testing.assert_allclose(v[0].numpy(), model.mean_shape, atol=1e-4)

@@ -29,10 +29,10 @@ def synth() -> FaceModelData:
 def test_synthetic_is_fast_deterministic_and_valid() -> None:
     make_synthetic_model()  # warm up imports
     best = np.inf
-    for _ in range(10):  # best of ten: the CI machines are shared
-        t0 = time.perf_counter()
+    for _ in range(10):  # best of ten, CPU time: the test machines are shared
+        t0 = time.process_time()
         a = make_synthetic_model()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     assert best < 0.05
     b = make_synthetic_model()
     a.validate()
