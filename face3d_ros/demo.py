@@ -152,7 +152,7 @@ def run_demo(
 
     from face3d_ros.msg import FaceParams
     from face3d_ros.node.conversions import image_to_numpy
-    from face3d_ros.node.sample_player import SamplePlayer, camera_info_for, make_header
+    from face3d_ros.node.sample_player import SamplePlayer, camera_info_for
     from face3d_ros.replay import output_typestore
     from face3d_ros.sample_data import SampleSequenceConfig, sample_frame
 
@@ -246,7 +246,8 @@ def run_demo(
             while not player.subscribers_ready():
                 executor.spin_once(timeout_sec=0.1)
                 log_text = log_path.read_text()
-                if proc.poll() is not None or "cannot activate" in log_text or time.monotonic() > end:
+                failed = proc.poll() is not None or "cannot activate" in log_text
+                if failed or time.monotonic() > end:
                     raise DemoError(f"face3d_node did not start; node.log:\n{log_text[-2000:]}")
             time.sleep(0.5)  # let discovery settle for the output subscriptions too
             period = 1.0 / rate
@@ -344,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
     ap.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     ap.add_argument("--domain-id", type=int, default=None,
-                    help="ROS_DOMAIN_ID for the demo (default: $ROS_DOMAIN_ID, else 1 + pid %% 100)")
+                    help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID, else 1 + pid %% 100)")
     ap.add_argument("node_args", nargs="*",
                     help="extra --ros-args for the node after '--', e.g. -- -p use_fine:=false")
     args = ap.parse_args(argv)

@@ -81,7 +81,7 @@ def find_face_params_msg() -> pathlib.Path:
 
 def output_typestore() -> Any:
     """A rosbags typestore (ROS 2 Kilted) with face3d_ros/msg/FaceParams registered."""
-    from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
     store = get_typestore(Stores.ROS2_KILTED)
     text = find_face_params_msg().read_text()
@@ -96,7 +96,9 @@ def _check_output(out: pathlib.Path, overwrite: bool) -> None:
         if not (out.is_dir() and not out.is_symlink()) or not (
             not any(out.iterdir()) or (out / "metadata.yaml").is_file()
         ):
-            raise ReplayError(f"refusing to replace {out}: it is not a bag folder (no metadata.yaml)")
+            raise ReplayError(
+                f"refusing to replace {out}: it is not a bag folder (no metadata.yaml)"
+            )
 
 
 def _prepare_output(out: pathlib.Path, overwrite: bool) -> None:
@@ -203,7 +205,9 @@ def replay_bag(
             listing = ", ".join(f"{t} [{m}]" for t, m in sorted(present.items())) or "none"
             raise ReplayError(f"topic {topic!r} is not in {in_bag}; topics present: {listing}")
         if present[topic] != "sensor_msgs/msg/Image":
-            raise ReplayError(f"topic {topic!r} has type {present[topic]}, not sensor_msgs/msg/Image")
+            raise ReplayError(
+                f"topic {topic!r} has type {present[topic]}, not sensor_msgs/msg/Image"
+            )
         if camera_info_topic is not None and camera_info_topic not in present:
             listing = ", ".join(sorted(present))
             raise ReplayError(
@@ -284,7 +288,8 @@ def replay_bag(
                     outputs.append(("displacement", build_depth_image(result.displacement, header)))
                 if result.coarse_depth is not None:
                     outputs.append(("coarse_depth", build_depth_image(result.coarse_depth, header)))
-                info = select(cache.messages(), stamp_ns(header.stamp), int(p.camera_info_slop * 1e9))
+                slop_ns = int(p.camera_info_slop * 1e9)
+                info = select(cache.messages(), stamp_ns(header.stamp), slop_ns)
                 if info is None:
                     if not warned:
                         warned = True

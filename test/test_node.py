@@ -300,3 +300,95 @@ def test_missing_weights_is_an_error_and_node_stays_up(
         executor.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=context)
+
+
+# ---------------------------------------------------------------- pure builders (no process)
+
+
+def _fake_result(model: Any, state: int = 1, reinitialised: bool = False) -> Any:
+    from types import SimpleNamespace
+
+    from face3d_ros.params import FaceParams as CoreParams
+
+    params = None
+    if state == TRACK or reinitialised:
+        params = CoreParams.neutral(
+            (model.n_id, model.n_exp, model.n_alb),
+            pose=np.array([0.0, 0.2, 0.0, 160.0, 120.0, 1.5], np.float32),
+        )
+    return SimpleNamespace(
+        state=state, params=params, reinitialised=reinitialised, confidence=0.7,
+        landmarks_2d=np.zeros((68, 2), np.float32) if params is not None else None,
+        crop=None, vertices=model.mean_shape if params is not None else None,
+        coarse_depth=None, displacement=None,
+    )
+
+
+def test_builders_fill_face_params_and_place_mesh() -> None:
+    """FaceParams fields, single-image mapping, metric placement in the optical frame."""
+    from face3d_ros.model.synthetic import make_synthetic_model
+    from face3d_ros.msg import FaceParams
+    from face3d_ros.node.builders import (
+        CameraIntrinsics,
+        InitCounter,
+        ModelInfo,
+        build_face_params,
+        build_mesh_marker,
+        camera_points_m,
+    )
+    from face3d_ros.node.sample_player import make_header
+
+    data = make_synthetic_model()
+    model = ModelInfo.from_model_data(data)
+    header = make_header(5.25)
+    counter = InitCounter()
+    first = _fake_result(data, state=INIT, reinitialised=True)
+    msg = build_face_params(first, header, model, 320, 240, counter.update(first))
+    assert msg.state == FaceParams.STATE_TRACKING and msg.source == FaceParams.SOURCE_SINGLE_IMAGE
+    assert len(msg.alpha_alb) == 0 and not any(msg.sh_coefficients)
+    assert msg.frames_since_init == 0 and msg.header.stamp.nanosec == 250_000_000
+    nxt = _fake_result(data)
+    msg = build_face_params(nxt, header, model, 320, 240, counter.update(nxt))
+    assert msg.source == FaceParams.SOURCE_TRACKING and msg.frames_since_init == 1
+    assert len(msg.alpha_id) == data.n_id and len(msg.alpha_alb) == data.n_alb
+    assert msg.scale == pytest.approx(1.5) and msg.yaw == pytest.approx(0.2)
+    assert msg.n_vertices == data.n_vertices and msg.n_triangles == len(data.triangles)
+    lost = build_face_params(_fake_result(data, state=LOST), header, model, 320, 240)
+    assert lost.state == FaceParams.STATE_LOST and lost.source == FaceParams.SOURCE_NONE
+
+    cam = CameraIntrinsics(fx=600.0, fy=600.0, cx=159.5, cy=119.5)
+    origin = camera_points_m(np.zeros((1, 3)), np.array([0, 0, 0, 159.5, 119.5, 2.0]), cam)
+    np.testing.assert_allclose(origin[0], [0.0, 0.0, 0.3])  # z = fx / s = 300 mm
+    up_left = camera_points_m(np.array([[10.0, 10.0, 10.0]]), np.array([0, 0, 0, 159.5, 119.5,
+                                                                         2.0]), cam)
+    np.testing.assert_allclose(up_left[0], [0.010, -0.010, 0.290])  # y up -> -y, z out -> -z
+    marker = build_mesh_marker(nxt, header, model, cam, frame_id="face_cam")
+    assert marker.header.frame_id == "face_cam" and marker.header.stamp == header.stamp
+    assert len(marker.points) == 3 * len(data.triangles) == len(marker.colors)
+    gone = build_mesh_marker(_fake_result(data, state=LOST), header, model, cam)
+    assert gone.action == gone.DELETE
+
+
+def test_camera_info_lookup_rule() -> None:
+    """Closest stamp within slop, else newest older, else newest."""
+    from face3d_ros.node.camera_info import select
+    from face3d_ros.node.sample_player import camera_info_for, make_header
+
+    infos = [camera_info_for(make_header(t), 320, 240, 500.0 + t) for t in (1.0, 2.0, 3.0)]
+    pick = select(infos, int(2.04e9), int(0.1e9))
+    assert pick.k[0] == 502.0
+    assert select(infos, int(2.5e9), int(0.1e9)).k[0] == 502.0
+    assert select(infos, int(0.5e9), int(0.1e9)).k[0] == 503.0
+    assert select([], 0, 0) is None
+
+
+def test_parameter_validation() -> None:
+    """Choices, ranges and types are checked; the YAML defaults are valid."""
+    from face3d_ros.node.parameters import PARAMETERS, invalid_parameters_in, validate
+
+    assert invalid_parameters_in({p.name: p.default for p in PARAMETERS}) == []
+    assert "backend must be one of" in validate("backend", "tflite")
+    assert "device must be" in validate("device", "gpu0")
+    assert validate("device", "cuda:1") is None
+    assert "min_confidence must lie" in validate("min_confidence", 1.5)
+    assert invalid_parameters_in({"threads": "two"}) == ["threads must be int, got 'two'"]

@@ -24,6 +24,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from face3d_ros.geometry.camera import project_np
+from face3d_ros.geometry.rotation import euler_to_matrix_np
 from face3d_ros.node.conversions import numpy_to_image
 
 __all__ = [
@@ -36,9 +38,7 @@ __all__ = [
     "build_mesh_marker",
     "build_overlay",
     "camera_points_m",
-    "project_vertices",
     "published_state",
-    "rotation_matrix",
     "source_of",
     "vertex_colors",
 ]
@@ -118,24 +118,6 @@ class CameraIntrinsics:
         return cls(focal_px, focal_px, (width - 1) / 2.0, (height - 1) / 2.0, assumed=True)
 
 
-def rotation_matrix(pitch: float, yaw: float, roll: float) -> np.ndarray:
-    """``R = Rz(roll) @ Ry(yaw) @ Rx(pitch)`` (docs/architecture.md), ``[3, 3]`` float64."""
-    cp, sp = math.cos(pitch), math.sin(pitch)
-    cy, sy = math.cos(yaw), math.sin(yaw)
-    cr, sr = math.cos(roll), math.sin(roll)
-    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-    return rz @ ry @ rx
-
-
-def project_vertices(vertices: np.ndarray, pose: np.ndarray) -> np.ndarray:
-    """Weak-perspective projection of model-space ``[N, 3]`` mm to ``[N, 3]`` (u, v, depth) px."""
-    pitch, yaw, roll, tx, ty, s = (float(v) for v in pose)
-    c = np.asarray(vertices, dtype=np.float64) @ rotation_matrix(pitch, yaw, roll).T
-    return np.stack([s * c[:, 0] + tx, -s * c[:, 1] + ty, s * c[:, 2]], axis=1)
-
-
 def camera_points_m(vertices: np.ndarray, pose: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
     """Place model-space vertices metrically in the camera optical frame (metres).
 
@@ -156,7 +138,8 @@ def camera_points_m(vertices: np.ndarray, pose: np.ndarray, cam: CameraIntrinsic
     z0 = cam.fx / s  # mm
     x0 = (tx - cam.cx) * z0 / cam.fx
     y0 = (ty - cam.cy) * z0 / cam.fy
-    c = np.asarray(vertices, dtype=np.float64) @ rotation_matrix(pitch, yaw, roll).T
+    R = euler_to_matrix_np(np.array([pitch, yaw, roll], dtype=np.float64))
+    c = np.asarray(vertices, dtype=np.float64) @ np.asarray(R, dtype=np.float64).T
     optical = np.stack([x0 + c[:, 0], y0 - c[:, 1], z0 - c[:, 2]], axis=1)
     return optical / 1000.0
 
@@ -358,7 +341,9 @@ def build_overlay(
     colour = {0: (255, 200, 0), 1: (0, 255, 0), 2: (255, 0, 0)}.get(state, (255, 255, 255))
     if state == 1 and result.params is not None:
         if model is not None and result.vertices is not None:
-            uvd = project_vertices(result.vertices, np.asarray(result.params.pose))
+            uvd = project_np(
+                np.asarray(result.vertices, np.float32), np.asarray(result.params.pose, np.float32)
+            )
             tris = model.triangles
             if len(tris) > max_edges:
                 tris = tris[:: int(math.ceil(len(tris) / max_edges))]

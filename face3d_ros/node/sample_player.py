@@ -77,7 +77,7 @@ class SamplePlayer:
         return self.image_pub.get_subscription_count() > 0
 
     def publish_rgb(self, rgb: np.ndarray, stamp_s: float, encoding: str = "rgb8") -> Header:
-        """Publish one RGB frame (converted to ``encoding``) and its CameraInfo; returns the header."""
+        """Publish one RGB frame (as ``encoding``) and its CameraInfo; returns the header."""
         header = make_header(stamp_s)
         if encoding == "rgb8":
             arr = rgb

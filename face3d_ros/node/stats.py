@@ -56,7 +56,8 @@ class FrameStats:
         with self._lock:
             lat = list(self._latencies)
             done = list(self._done)
-        rate = (len(done) - 1) / (done[-1] - done[0]) if len(done) > 1 and done[-1] > done[0] else 0.0
+        span = done[-1] - done[0] if len(done) > 1 else 0.0
+        rate = (len(done) - 1) / span if span > 0 else 0.0
         return {
             "tracker_state": _STATE_NAMES.get(self.state, str(self.state)),
             "frames_received": self.received,
