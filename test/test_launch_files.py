@@ -101,3 +101,13 @@ def test_launch_description_builds() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.generate_launch_description().entities
+
+
+def test_docs_list_every_parameter_and_topic() -> None:
+    """docs/node.md documents every declared parameter and every topic."""
+    text = (ROOT / "docs" / "node.md").read_text()
+    for spec in PARAMETERS:
+        assert f"`{spec.name}`" in text, spec.name
+    for topic in ("image", "camera_info", "face_params", "displacement", "coarse_depth",
+                  "face_mesh", "overlay", "/diagnostics"):
+        assert f"`{topic}`" in text, topic
