@@ -392,3 +392,40 @@ def test_parameter_validation() -> None:
     assert validate("device", "cuda:1") is None
     assert "min_confidence must lie" in validate("min_confidence", 1.5)
     assert invalid_parameters_in({"threads": "two"}) == ["threads must be int, got 'two'"]
+
+
+def test_camera_info_source_same_with_and_without_message_filters(rclpy_context: Any) -> None:
+    """Both CameraInfo caches (message_filters.Cache where installed) answer identically."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+    from sensor_msgs.msg import CameraInfo
+
+    from face3d_ros.node.camera_info import CameraInfoSource
+    from face3d_ros.node.sample_player import camera_info_for, make_header
+
+    node = rclpy.create_node("face3d_test_caminfo", context=rclpy_context)
+    executor = SingleThreadedExecutor(context=rclpy_context)
+    executor.add_node(node)
+    qos = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+    sources = [CameraInfoSource(node, "/caminfo_test", qos, prefer_message_filters=flag)
+               for flag in (True, False)]
+    assert sources[1].backend == "built-in stamp cache"
+    pub = node.create_publisher(CameraInfo, "/caminfo_test", qos)
+    try:
+        _spin_until(executor, lambda: pub.get_subscription_count() >= 2, 10.0)
+        for t in (1.0, 2.0, 3.0):
+            pub.publish(camera_info_for(make_header(t), 320, 240, 500.0 + t))
+
+        def all_three() -> bool:
+            return all(s.lookup(make_header(3.0), 0.01) is not None for s in sources)
+
+        assert _spin_until(executor, all_three, 10.0)
+        for t in (0.5, 1.02, 2.5, 9.0):
+            picks = [s.lookup(make_header(t), 0.1).k[0] for s in sources]
+            assert picks[0] == picks[1], (t, picks)
+    finally:
+        for s in sources:
+            s.destroy()
+        executor.shutdown()
+        node.destroy_node()
