@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from training.synth.common import PhotoFit, boundary_vertices, render_textured, to_uint8, unit_rng
-from training.synth.warp import warp_background
+from training.synth.warp import warp_background, warp_crop
 
 __all__ = [
     "CoarseConfig",
@@ -82,14 +82,28 @@ class CoarseFrame:
     Attributes:
         params: New :class:`~face3d_ros.params.FaceParams` (pose in photo pixels).
         vertices: [N, 3] mm, the new shape (fitted identity, new expression).
-        background: [H, W, 3] float32 warped photo.
+        photo: [H, W, 3] float32, the original photo.
+        src_points: [M, 2] warp control points at their fitted positions (photo pixels).
+        dst_points: [M, 2] the same points at the new pose.
         landmarks: [68, 2] projected model landmarks at the new pose (photo pixels).
+        ring_scale: Fixed-ring radius factor of the warp.
     """
 
     params: Any
     vertices: np.ndarray
-    background: np.ndarray
+    photo: np.ndarray
+    src_points: np.ndarray
+    dst_points: np.ndarray
     landmarks: np.ndarray
+    ring_scale: float = 1.4
+
+    def background(self) -> np.ndarray:
+        """The whole warped photo, [H, W, 3] float32 (crops use :func:`warp_crop` directly)."""
+        return warp_background(self.photo, self.src_points, self.dst_points, self.ring_scale)
+
+    def background_crop(self, box: Any, size: int) -> np.ndarray:
+        """The warped photo in crop ``box`` resampled to ``size`` x ``size``, [S, S, 3]."""
+        return warp_crop(self.photo, self.src_points, self.dst_points, box, size, self.ring_scale)
 
 
 def control_indices(model: Any, max_border_points: int) -> np.ndarray:
@@ -157,10 +171,17 @@ def draw_frame(
     ctrl = control_indices(model, cfg.max_border_points)
     src = project_np(pf.vertices[ctrl], np.asarray(p.pose, np.float32))[:, :2]
     dst = project_np(vertices[ctrl], pose)[:, :2]
-    background = warp_background(pf.photo, src, dst, ring_scale=cfg.ring_scale)
     lm = np.asarray(model.data.landmark_indices, dtype=np.int64)
     landmarks = project_np(vertices[lm], pose)[:, :2].astype(np.float32)
-    return CoarseFrame(params=params, vertices=vertices, background=background, landmarks=landmarks)
+    return CoarseFrame(
+        params=params,
+        vertices=vertices,
+        photo=pf.photo,
+        src_points=src,
+        dst_points=dst,
+        landmarks=landmarks,
+        ring_scale=cfg.ring_scale,
+    )
 
 
 def composite_in_crop(
@@ -179,10 +200,10 @@ def composite_in_crop(
         ``image`` [S, S, 3] float32 in [0, 1], ``mask`` [S, S] bool (rendered face),
         ``pose`` [6] float32 in crop pixels, ``render`` (the :func:`render_textured` dict).
     """
-    from face3d_ros.geometry.crop import crop_image, pose_to_crop
+    from face3d_ros.geometry.crop import pose_to_crop
 
     pose_c = np.asarray(pose_to_crop(frame.params.pose, box, size), dtype=np.float32)
-    bg = np.asarray(crop_image(frame.background, box, size), dtype=np.float32)
+    bg = frame.background_crop(box, size)
     r = render_textured(
         frame.vertices, model.data.triangles, pf.albedo, frame.params.gamma, pose_c, size
     )

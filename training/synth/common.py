@@ -32,6 +32,7 @@ __all__ = [
     "rasterize_mesh",
     "render_textured",
     "select_shard",
+    "sh_shading_np",
     "to_uint8",
     "unit_rng",
 ]
@@ -104,6 +105,23 @@ def boundary_vertices(triangles: np.ndarray) -> np.ndarray:
     return np.unique(uniq[counts == 1])
 
 
+def sh_shading_np(normals: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """SH shading in numpy: ``sh_basis_np(n) @ gamma.reshape(3, 9).T``.
+
+    Args:
+        normals: [..., 3] unit normals (camera frame).
+        gamma: [27] SH lighting.
+
+    Returns:
+        [..., 3] float32 shading.
+    """
+    from face3d_ros.geometry.sh import sh_basis_np
+
+    basis = sh_basis_np(np.asarray(normals, dtype=np.float32))
+    g = np.asarray(gamma, dtype=np.float32).reshape(3, 9)
+    return (basis @ g.T).astype(np.float32)
+
+
 def interpolate_np(attributes: np.ndarray, triangles: np.ndarray, fragments: Any) -> np.ndarray:
     """Barycentric interpolation of per-vertex attributes at each pixel (numpy, no gradients).
 
@@ -173,7 +191,6 @@ def render_textured(
     """
     from face3d_ros.geometry.normals import vertex_normals
     from face3d_ros.geometry.rotation import euler_to_matrix_np
-    from face3d_ros.geometry.sh import sh_shading
 
     frags, screen = rasterize_mesh(vertices, triangles, pose, size)
     mask = np.asarray(frags.triangle_id) >= 0
@@ -190,12 +207,7 @@ def render_textured(
     alb = interpolate_np(albedo, triangles, frags)
     image = np.zeros((size, size, 3), dtype=np.float32)
     if mask.any():
-        with torch.no_grad():
-            shade = sh_shading(
-                torch.from_numpy(normals[mask]),
-                torch.from_numpy(np.asarray(gamma, dtype=np.float32)),
-            ).numpy()
-        image[mask] = np.clip(alb[mask] * shade, 0.0, 1.0)
+        image[mask] = np.clip(alb[mask] * sh_shading_np(normals[mask], gamma), 0.0, 1.0)
     depth = np.where(mask, np.asarray(frags.depth), 0.0).astype(np.float32)
     return {
         "image": image,

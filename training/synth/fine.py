@@ -33,7 +33,14 @@ import cv2
 import numpy as np
 import torch
 
-from training.synth.common import PhotoFit, gray, interpolate_np, rasterize_mesh, unit_rng
+from training.synth.common import (
+    PhotoFit,
+    gray,
+    interpolate_np,
+    rasterize_mesh,
+    sh_shading_np,
+    unit_rng,
+)
 from training.synth.poisson import poisson_transfer
 
 __all__ = [
@@ -83,15 +90,14 @@ def random_sh_light(rng: np.random.Generator, cfg: FineConfig) -> np.ndarray:
     Returns:
         [27] float32 gamma (3 channels x 9, architecture layout).
     """
-    from face3d_ros.geometry.sh import default_gamma, sh_basis
+    from face3d_ros.geometry.sh import default_gamma, sh_basis_np
 
     # per-basis scale measured on the sphere, so coefficients are in "shading units"
     i = np.arange(512) + 0.5
     phi, cos_t = np.pi * (1 + 5**0.5) * i, 1 - 2 * i / 512
     sin_t = np.sqrt(1 - cos_t**2)
     dirs = np.stack([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t], 1).astype(np.float32)
-    with torch.no_grad():
-        basis = sh_basis(torch.from_numpy(dirs)).numpy().astype(np.float64)
+    basis = sh_basis_np(dirs.astype(np.float64))
     rms = np.sqrt((basis**2).mean(0))
     g0 = np.asarray(default_gamma(), dtype=np.float64).reshape(3, 9)
     amb = rng.uniform(*cfg.ambient_range)
@@ -227,12 +233,7 @@ def make_fine_sample(
     dz_dv, dz_du = np.gradient(d_px)
     bumped = normals + np.stack([-dz_du, dz_dv, np.zeros_like(dz_du)], -1)
     bumped /= np.maximum(np.linalg.norm(bumped, axis=-1, keepdims=True), 1e-8)
-    from face3d_ros.geometry.sh import sh_shading
-
-    with torch.no_grad():
-        shade = sh_shading(
-            torch.from_numpy(bumped[mask].astype(np.float32)), torch.from_numpy(gamma)
-        ).numpy()
+    shade = sh_shading_np(bumped[mask], gamma)
     albedo = np.asarray(arr["albedo_map"], dtype=np.float32)
     face = np.zeros((FINE_SIZE, FINE_SIZE), np.float32)
     face[mask] = gray(np.clip(albedo[mask] * shade, 0.0, 1.0))

@@ -8,7 +8,8 @@ ring of fixed points around the face and four far corners. A Delaunay triangulat
 destination points defines, per triangle, the affine map back to the source triangle; every
 output pixel takes the photo colour at its mapped source position (``cv2.remap``, bilinear).
 Outside the fixed ring the warp is exactly the identity, so only the ring's bounding box is
-computed.
+computed. :func:`warp_crop` evaluates the same warp directly for the pixels of a crop (one
+resampling, cost independent of the photo size).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-__all__ = ["add_fixed_ring", "piecewise_affine_map", "warp_background"]
+__all__ = ["add_fixed_ring", "piecewise_affine_map", "warp_background", "warp_crop"]
 
 
 def add_fixed_ring(
@@ -124,3 +125,53 @@ def warp_background(
         patch = patch[..., None]
     out[y0:y1, x0:x1] = patch
     return out
+
+
+def warp_crop(
+    image: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    box: object,
+    out_size: int,
+    ring_scale: float = 1.4,
+) -> np.ndarray:
+    """The crop ``box`` of :func:`warp_background`'s result, computed directly.
+
+    Equivalent to ``crop_image(warp_background(image, src, dst), box, out_size)`` up to
+    interpolation (one bilinear resampling instead of two); zeros outside the photo, as
+    :func:`~face3d_ros.geometry.crop.crop_image`.
+
+    Args:
+        image: [H, W, C] float32 photo.
+        src: [M, 2] face control points in the photo.
+        dst: [M, 2] their new positions.
+        box: :class:`~face3d_ros.geometry.crop.CropBox` in photo pixels.
+        out_size: Crop side S.
+        ring_scale: See :func:`add_fixed_ring`.
+
+    Returns:
+        [S, S, C] float32.
+    """
+    from face3d_ros.geometry.crop import points_from_crop
+
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2:
+        raise ValueError(f"src and dst must both be [M, 2], got {src.shape} and {dst.shape}")
+    ok = np.isfinite(src).all(1) & np.isfinite(dst).all(1)
+    src_all, dst_all = add_fixed_ring(src[ok], dst[ok], image.shape[:2], ring_scale)
+    gy, gx = np.mgrid[0:out_size, 0:out_size]
+    grid = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64)
+    query = points_from_crop(grid, box, out_size)
+    mapped = piecewise_affine_map(src_all, dst_all, query).reshape(out_size, out_size, 2)
+    out = cv2.remap(
+        np.ascontiguousarray(image, dtype=np.float32),
+        np.ascontiguousarray(mapped[..., 0]),
+        np.ascontiguousarray(mapped[..., 1]),
+        interpolation=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    if out.ndim == 2 and image.ndim == 3:
+        out = out[..., None]
+    return out.astype(np.float32)
