@@ -11,6 +11,9 @@ keyframe frames are listed separately), then each net alone.
 Weights: the package's shipped ``face3d_ros/weights`` when present; otherwise (or with
 ``--untrained``) freshly exported UNTRAINED nets (zero heads -> mean face), which is labelled in
 the output: their latency is the real latency, their reconstructions are meaningless.
+Precision: ``fp32`` (the exported nets), ``int8`` (static INT8 quantization, see
+:mod:`face3d_ros.runtime.quantize`; made in a temporary directory when the weights directory has
+no ``*.int8.onnx``) or ``both`` (default).
 
 Usage::
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -112,7 +116,7 @@ def _table(title: str, rows: list[dict], stages: tuple[str, ...]) -> None:
         print(f"  {s:<10}{_pct(vals, 50):>9.2f}{_pct(vals, 95):>9.2f}{np.mean(vals):>9.2f}")
 
 
-def _bench_net(backend: Any, repeats: int) -> tuple[float, float]:
+def _bench_net(backend: Any, repeats: int) -> tuple[float, float, float]:
     x = np.random.default_rng(0).random((1, *backend.io.input_shape), dtype=np.float32)
     backend.run({backend.io.input_name: x})
     times = []
@@ -120,7 +124,30 @@ def _bench_net(backend: Any, repeats: int) -> tuple[float, float]:
         t = time.perf_counter()
         backend.run({backend.io.input_name: x})
         times.append((time.perf_counter() - t) * 1e3)
-    return _pct(times, 50), _pct(times, 95)
+    return min(times), _pct(times, 50), _pct(times, 95)
+
+
+def _make_int8(wdir: Path, model_data: Any, detector: Any, frames: list, threads: int) -> Path:
+    """Quantize the fp32 nets of ``wdir`` into a temporary copy (calibrated on ``frames``)."""
+    from face3d_ros.pipeline import Tracker, TrackerConfig
+    from face3d_ros.runtime import NetBundle
+    from face3d_ros.runtime.quantize import collect_calibration_inputs, quantize_onnx
+
+    out = Path(tempfile.mkdtemp(prefix="face3d_int8_"))
+    for name in ("coarse", "tracking", "fine"):
+        for suffix in (".onnx", ".json"):
+            shutil.copy(wdir / f"{name}{suffix}", out / f"{name}{suffix}")
+    nets = NetBundle.load(out, threads=threads, model=model_data)
+    tracker = Tracker(TrackerConfig(threads=threads), nets.model, nets, detector)
+    recorded = collect_calibration_inputs(tracker, frames[:60])
+    for name in ("coarse", "tracking", "fine"):
+        side = quantize_onnx(out / f"{name}.onnx", recorded[name], calibration_note="benchmark")
+        q = side["quantization"]
+        print(
+            f"  quantized {name}: {q['calibration_samples']} inputs, max |int8 - fp32| "
+            f"{q['max_abs_diff']:.4g} (max |fp32| {q['max_abs_ref']:.4g})"
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="onnxruntime")
     parser.add_argument("--verify-interval", type=int, default=3)
     parser.add_argument("--net-repeats", type=int, default=30)
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "int8", "both"),
+        default="both",
+        help="int8: statically quantized nets (made from the fp32 ones in a temp dir if absent)",
+    )
+    parser.add_argument("--spin", action="store_true", help="let ORT threads busy-wait")
     args = parser.parse_args(argv)
 
     if hasattr(os, "sched_setaffinity") and args.cores > 0:
@@ -179,60 +213,80 @@ def main(argv: list[str] | None = None) -> int:
     else:
         weights_label = f"shipped/trained weights from {wdir}"
 
-    nets = NetBundle.load(wdir, backend=args.backend, threads=threads, model=model_data)
     detector = FaceDetector()
     seq = SampleSequenceConfig(n_frames=args.frames, faceless_length=0)
     frames = [f.image for f in sample_sequence(seq)]
+    precisions = ("fp32", "int8") if args.precision == "both" else (args.precision,)
 
     print("face3d_ros pipeline benchmark")
     print(f"  weights : {weights_label}")
     print(
         f"  model   : {model_label}: {model_data.model_id}, {model_data.n_vertices} vertices, "
-        f"{len(model_data.triangles)} triangles, dims {nets.model.dims}"
+        f"{len(model_data.triangles)} triangles"
     )
-    print(f"  backend : {args.backend}, {threads} intra-op threads, pinned to {cores} cores")
+    print(
+        f"  backend : {args.backend}, {threads} intra-op threads, pinned to {cores} cores, "
+        f"spinning {'on' if args.spin else 'off'}, precision(s) {', '.join(precisions)}"
+    )
     print(f"  frames  : {len(frames)} x {seq.width}x{seq.height} (astronaut, smooth motion)")
     print(f"  loadavg : {os.getloadavg()} (other processes share these cores: numbers are noisy)")
 
-    results = {}
-    for use_fine in (False, True):
-        cfg = TrackerConfig(
+    summary = []
+    scratch: list[Path] = []
+    for precision in precisions:
+        pdir = wdir
+        if precision == "int8" and not (wdir / "coarse.int8.onnx").is_file():
+            pdir = _make_int8(wdir, model_data, detector, frames, threads)
+            scratch.append(pdir)
+            print(f"\nNOTE: INT8 nets quantized now from the fp32 ones into {pdir}")
+        nets = NetBundle.load(
+            pdir,
             backend=args.backend,
             threads=threads,
-            use_fine=use_fine,
-            verify_interval=args.verify_interval,
+            model=model_data,
+            precision=precision,
+            allow_spinning=args.spin,
         )
-        tracker = Tracker(cfg, nets.model, nets, detector)
-        tracker.warmup()
-        tracking, counts, init = _run(tracker, frames)
-        name = "coarse + FineNet" if use_fine else "coarse only"
-        results[name] = tracking
-        print(f"\n== {name}: states {counts}")
-        _table(f"tracking frames, {name}", tracking, STAGES)
-        if init:
-            _table(f"initialisation frames, {name}", init, STAGES)
+        for use_fine in (False, True):
+            cfg = TrackerConfig(
+                backend=args.backend,
+                threads=threads,
+                use_fine=use_fine,
+                verify_interval=args.verify_interval,
+            )
+            tracker = Tracker(cfg, nets.model, nets, detector)
+            tracker.warmup()
+            tracking, counts, init = _run(tracker, frames)
+            name = f"{precision}, {'coarse + FineNet' if use_fine else 'coarse only'}"
+            print(f"\n== {name}: states {counts}")
+            _table(f"tracking frames, {name}", tracking, STAGES)
+            if init:
+                _table(f"initialisation / re-anchor frames, {name}", init, STAGES)
+            target = TARGET_FINE_MS if use_fine else TARGET_COARSE_MS
+            summary.append((name, [r["total"] for r in tracking], target))
 
-    print("\nnets alone (batch 1):")
-    for label, backend in (
-        ("coarse 224", nets.coarse),
-        ("tracking 256", nets.tracking),
-        ("fine 256", nets.fine),
-    ):
-        p50, p95 = _bench_net(backend, args.net_repeats)
-        print(f"  {label:<14} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms")
+        print(f"\nnets alone ({precision}, batch 1; min ~ uncontended):")
+        for label, backend in (
+            ("coarse 224", nets.coarse),
+            ("tracking 256", nets.tracking),
+            ("fine 256", nets.fine),
+        ):
+            mn, p50, p95 = _bench_net(backend, args.net_repeats)
+            print(f"  {label:<14} min {mn:7.2f}  p50 {p50:7.2f}  p95 {p95:7.2f} ms")
 
     print("\nsummary (tracking frames, end-to-end 'total'):")
-    for name, target in (("coarse only", TARGET_COARSE_MS), ("coarse + FineNet", TARGET_FINE_MS)):
-        totals = [r["total"] for r in results[name]]
+    for name, totals, target in summary:
         p50 = _pct(totals, 50)
         verdict = "meets" if p50 <= target else "MISSES"
         print(
-            f"  {name:<17} p50 {p50:7.2f} ms  p95 {_pct(totals, 95):7.2f} ms  "
+            f"  {name:<26} p50 {p50:7.2f} ms  p95 {_pct(totals, 95):7.2f} ms  "
             f"({1000 / p50:5.1f} FPS) {verdict} the {target:g} ms target"
         )
     print(f"  loadavg after: {os.getloadavg()}")
     if tmp is not None:
         tmp.cleanup()
+    for path in scratch:
+        shutil.rmtree(path, ignore_errors=True)
     return 0
 
 

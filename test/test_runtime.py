@@ -252,3 +252,34 @@ def test_netbundle_errors(weights_dir, model, tmp_path):
     more = make_synthetic_model(n_exp=model.n_exp + 2)
     assert NetBundle.load(weights_dir, model=more, load_fine=False).model.n_exp == model.n_exp
     assert weight_file(weights_dir, "fine", "torch").name == "fine.pt"
+
+
+def test_int8_quantization(weights_dir, model, tmp_path):
+    from face3d_ros.nets.weights import verify_weights
+    from face3d_ros.runtime.quantize import int8_path, quantize_onnx
+
+    src = _copy(weights_dir, tmp_path, "fine")
+    rng = np.random.default_rng(1)
+    calib = []
+    for _ in range(3):
+        x = rng.random((1, 2, 256, 256), dtype=np.float32)
+        x[:, 1] *= 200.0
+        calib.append(x)
+    side = quantize_onnx(src, calib, calibration_note="test")
+    dst = int8_path(src)
+    assert dst.name == "fine.int8.onnx" and dst.is_file()
+    assert side["quantization"]["source_sha256"] == verify_weights(src)["sha256"]
+    assert verify_weights(dst, net="fine", model=model)["weights_dtype"] == "int8"
+    q = create_backend("onnxruntime", dst, model=model)
+    f = create_backend("onnxruntime", src, model=model)
+    a = q.run({"input": calib[0]})["displacement"]
+    b = f.run({"input": calib[0]})["displacement"]
+    assert a.shape == b.shape == (1, 1, 256, 256)
+    assert np.abs(a - b).max() <= side["quantization"]["max_abs_diff"] + 1e-6
+    with pytest.raises(FileExistsError):
+        quantize_onnx(src, calib)
+    # NetBundle never substitutes fp32 for missing INT8 files, and INT8 is onnxruntime-only.
+    with pytest.raises(WeightFileError, match="int8"):
+        NetBundle.load(weights_dir, model=model, precision="int8")
+    with pytest.raises(ValueError, match="only available with the onnxruntime"):
+        NetBundle.load(weights_dir, model=model, backend="torch", precision="int8")

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +55,7 @@ from face3d_ros.geometry.crop import (
 )
 from face3d_ros.geometry.sh import default_gamma
 from face3d_ros.params import FaceParams
-from face3d_ros.render.maps import render_depth, render_pncc
+from face3d_ros.render.maps import pncc_colors, render_depth
 from face3d_ros.render.rasterizer import rasterize
 
 __all__ = [
@@ -349,11 +350,17 @@ class Tracker:
         )
         self._landmark_idx = model.landmark_indices.detach().cpu().numpy().astype(np.int64)
         self._gamma0 = np.asarray(default_gamma(), dtype=np.float32).reshape(27)
+        # PNCC colours per triangle corner [F, 3 corners, 3 channels] (fixed per model).
+        self._pncc_corner_colors = np.ascontiguousarray(pncc_colors(model)[self._triangles])
         # Reused network input buffers.
         self._coarse_in = np.zeros((1, 3, COARSE_SIZE, COARSE_SIZE), np.float32)
         self._track_in = np.zeros((1, 6, TRACK_SIZE, TRACK_SIZE), np.float32)
         self._fine_in = np.zeros((1, 2, TRACK_SIZE, TRACK_SIZE), np.float32)
         self._frame_index = 0
+        #: Optional ``callback(net_name, input_array)`` called with every network input just
+        #: before it is run (e.g. to collect INT8 calibration data); the array is a reused
+        #: buffer, copy it to keep it.
+        self.input_recorder: Callable[[str, np.ndarray], None] | None = None
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -387,7 +394,8 @@ class Tracker:
         extent = np.ptp(verts[:, :2], axis=0).max()
         pose = np.array([0, 0, 0, TRACK_SIZE / 2, TRACK_SIZE / 2, 0.6 * TRACK_SIZE / extent])
         screen = project_np(verts, pose.astype(np.float32))
-        render_pncc(self.model, screen, TRACK_SIZE, TRACK_SIZE)
+        self._render_pncc_into(screen, self._track_in[0, 3:])
+        self._track_in[0, 3:] = 0.0
         rasterize(screen.astype(np.float32), self._triangles, TRACK_SIZE, TRACK_SIZE)
 
     # ------------------------------------------------------------------ helpers
@@ -404,6 +412,22 @@ class Tracker:
 
     def _box(self, points: np.ndarray, shape: tuple[int, ...]) -> CropBox:
         return crop_from_points(points, scale=self.config.crop_scale, image_shape=shape[:2])
+
+    def _render_pncc_into(self, screen: np.ndarray, out: np.ndarray) -> None:
+        """Render the PNCC image of ``screen`` vertices [N, 3] into ``out`` [3, 256, 256].
+
+        Same result as :func:`face3d_ros.render.maps.render_pncc` (rasterize + barycentric
+        interpolation of the PNCC colours, 0 outside), written channels-first into the network
+        input buffer with the per-triangle colours precomputed.
+        """
+        fragments = rasterize(screen, self._triangles, TRACK_SIZE, TRACK_SIZE)
+        tid = fragments.triangle_id
+        mask = tid >= 0
+        values = np.einsum(
+            "pk,pkc->cp", fragments.barycentric[mask], self._pncc_corner_colors[tid[mask]]
+        )
+        out.fill(0.0)
+        out[:, mask] = values
 
     def _fill_rgb(self, buffer: np.ndarray, crop_u8: np.ndarray) -> None:
         """Write an HxWx3 uint8 crop as CHW float32 in [0, 1] into ``buffer[0, :3]``."""
@@ -479,6 +503,8 @@ class Tracker:
         box = self._box(corners, image.shape)
         crop = crop_image(image, box, COARSE_SIZE)
         self._fill_rgb(self._coarse_in, crop)
+        if self.input_recorder is not None:
+            self.input_recorder("coarse", self._coarse_in)
         t1 = time.perf_counter()
         out = self.nets.coarse.run({self.nets.coarse.io.input_name: self._coarse_in})
         vec = out[self.nets.coarse.io.output_name][0]
@@ -534,6 +560,8 @@ class Tracker:
         gray = cv2.cvtColor(crop_u8, cv2.COLOR_RGB2GRAY)
         np.multiply(gray, np.float32(1.0 / 255.0), out=self._fine_in[0, 0], dtype=np.float32)
         self._fine_in[0, 1] = depth
+        if self.input_recorder is not None:
+            self.input_recorder("fine", self._fine_in)
         t1 = time.perf_counter()
         fine = self.nets.fine
         disp = fine.run({fine.io.input_name: self._fine_in})[fine.io.output_name][0, 0]
@@ -650,9 +678,10 @@ class Tracker:
         t1 = time.perf_counter()
         prev_pose_crop = np.asarray(pose_to_crop(prev.pose, box, TRACK_SIZE), np.float32)
         screen = project_np(self._prev_vertices, prev_pose_crop).astype(np.float32)
-        pncc = render_pncc(self.model, screen, TRACK_SIZE, TRACK_SIZE)
+        self._render_pncc_into(screen, self._track_in[0, 3:])
         self._fill_rgb(self._track_in, crop)
-        self._track_in[0, 3:] = np.asarray(pncc, np.float32).transpose(2, 0, 1)
+        if self.input_recorder is not None:
+            self.input_recorder("tracking", self._track_in)
         t2 = time.perf_counter()
         net = self.nets.tracking
         vec = net.run({net.io.input_name: self._track_in})[net.io.output_name][0]

@@ -158,6 +158,7 @@ def create_backend(
     model: Any = None,
     check_hash: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
+    allow_spinning: bool = False,
 ) -> InferenceBackend:
     """Load one net with the requested backend.
 
@@ -173,6 +174,8 @@ def create_backend(
             check, or None to skip that check.
         check_hash: Verify the weight file's size and sha256 against the sidecar.
         cache_dir: TensorRT engine cache (default ``$XDG_CACHE_HOME/face3d_ros/tensorrt``).
+        allow_spinning: onnxruntime only: busy-waiting intra-op threads (see
+            :class:`~face3d_ros.runtime.onnx_backend.OnnxRuntimeBackend`).
 
     Returns:
         The backend.
@@ -191,7 +194,13 @@ def create_backend(
         from face3d_ros.runtime.onnx_backend import OnnxRuntimeBackend
 
         return OnnxRuntimeBackend(
-            path, device=device, threads=threads, net=net, model=model, check_hash=check_hash
+            path,
+            device=device,
+            threads=threads,
+            net=net,
+            model=model,
+            check_hash=check_hash,
+            allow_spinning=allow_spinning,
         )
     if kind == "torch":
         from face3d_ros.runtime.torch_backend import TorchBackend

@@ -18,11 +18,13 @@ from typing import Any
 
 from face3d_ros.runtime.backend import BACKEND_KINDS, InferenceBackend, create_backend
 
-__all__ = ["NET_FILES", "NetBundle", "default_weights_dir", "weight_file"]
+__all__ = ["NET_FILES", "PRECISIONS", "NetBundle", "default_weights_dir", "weight_file"]
 
 #: File stems of the three nets inside a weights directory.
 NET_FILES: dict[str, str] = {"coarse": "coarse", "tracking": "tracking", "fine": "fine"}
 _SUFFIX = {"onnxruntime": ".onnx", "tensorrt": ".onnx", "torch": ".pt"}
+#: Weight precisions NetBundle can load.
+PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 
 
 def default_weights_dir() -> Path:
@@ -34,24 +36,34 @@ def default_weights_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "weights"
 
 
-def weight_file(weights_dir: str | os.PathLike[str], net: str, backend: str) -> Path:
+def weight_file(
+    weights_dir: str | os.PathLike[str], net: str, backend: str, precision: str = "fp32"
+) -> Path:
     """Path of one net's weight file for a backend.
 
     Args:
         weights_dir: Weights directory.
         net: ``coarse``, ``tracking`` or ``fine``.
         backend: Backend kind.
+        precision: ``"fp32"`` (the exported nets) or ``"int8"`` (onnxruntime only; files made
+            by :mod:`face3d_ros.runtime.quantize`).
 
     Returns:
-        ``<weights_dir>/<net>.onnx`` or ``<weights_dir>/<net>.pt``.
+        ``<weights_dir>/<net>.onnx``, ``<net>.int8.onnx`` or ``<net>.pt``.
 
     Raises:
-        ValueError: Unknown net or backend.
+        ValueError: Unknown net, backend or precision, or int8 with another backend.
     """
     if net not in NET_FILES:
         raise ValueError(f"unknown net {net!r}; expected one of {sorted(NET_FILES)}")
     if backend not in _SUFFIX:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKEND_KINDS)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    if precision == "int8":
+        if backend != "onnxruntime":
+            raise ValueError("precision='int8' is only available with the onnxruntime backend")
+        return Path(weights_dir) / (NET_FILES[net] + ".int8.onnx")
     return Path(weights_dir) / (NET_FILES[net] + _SUFFIX[backend])
 
 
@@ -67,6 +79,8 @@ class NetBundle:
             (truncated to the nets' dimensions).
         weights_dir: Where the weights came from (None when assembled by hand).
         backend: Backend kind used for the nets.
+        precision: ``"fp32"`` or ``"int8"``.
+        metas: Sidecar / checkpoint header of each loaded net.
     """
 
     coarse: InferenceBackend
@@ -75,6 +89,7 @@ class NetBundle:
     model: Any
     weights_dir: Path | None = None
     backend: str = "onnxruntime"
+    precision: str = "fp32"
     metas: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -89,6 +104,8 @@ class NetBundle:
         load_fine: bool = True,
         check_hash: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
+        precision: str = "fp32",
+        allow_spinning: bool = False,
     ) -> NetBundle:
         """Load the nets of a weights directory.
 
@@ -103,6 +120,10 @@ class NetBundle:
             load_fine: Also load FineNet (its file must then exist).
             check_hash: Verify size and sha256 of every weight file.
             cache_dir: TensorRT engine cache root.
+            precision: ``"fp32"`` or ``"int8"`` (onnxruntime only: loads ``<net>.int8.onnx``
+                written by ``python -m face3d_ros.runtime.quantize``; never substituted
+                silently: missing INT8 files raise).
+            allow_spinning: onnxruntime only: busy-waiting intra-op threads.
 
         Returns:
             The bundle.
@@ -118,7 +139,12 @@ class NetBundle:
         wdir = Path(weights_dir) if weights_dir is not None else default_weights_dir()
         if not wdir.is_dir():
             raise WeightFileError(f"weights directory {wdir} does not exist")
-        coarse_path = weight_file(wdir, "coarse", backend)
+        coarse_path = weight_file(wdir, "coarse", backend, precision)
+        if not coarse_path.is_file() and precision == "int8":
+            raise WeightFileError(
+                f"{coarse_path} is missing: INT8 nets are made from the float ones with "
+                "python -m face3d_ros.runtime.quantize"
+            )
         if not coarse_path.is_file():
             raise WeightFileError(
                 f"no trained weights in {wdir}: {coarse_path.name} is missing (the package ships "
@@ -128,6 +154,8 @@ class NetBundle:
         kwargs: dict[str, Any] = {"device": device, "model": morph}
         if backend != "torch":
             kwargs["check_hash"] = check_hash
+        if backend == "onnxruntime":
+            kwargs["allow_spinning"] = allow_spinning
         if backend != "tensorrt":
             kwargs["threads"] = threads
         else:
@@ -139,9 +167,14 @@ class NetBundle:
             if name == "fine" and not load_fine:
                 nets[name] = None
                 continue
-            path = weight_file(wdir, name, backend)
+            path = weight_file(wdir, name, backend, precision)
             if not path.is_file():
-                raise WeightFileError(f"weight file {path} is missing")
+                hint = (
+                    " (make it with python -m face3d_ros.runtime.quantize)"
+                    if (precision == "int8")
+                    else ""
+                )
+                raise WeightFileError(f"weight file {path} is missing{hint}")
             nets[name] = create_backend(backend, path, net=name, **kwargs)  # type: ignore[arg-type]
         if not isinstance(morph, MorphableModel):  # pragma: no cover - _resolve_model guarantees
             raise WeightFileError("internal error: model not resolved")
@@ -153,6 +186,7 @@ class NetBundle:
             model=morph,
             weights_dir=wdir,
             backend=backend,
+            precision=precision,
             metas=metas,
         )
 
