@@ -317,3 +317,14 @@ def test_pipeline_does_not_import_rclpy():
     env = dict(os.environ)
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
+
+
+def test_tracker_load_from_config(nets, model_data, detector):
+    config = TrackerConfig(use_fine=False, threads=1)
+    tracker = Tracker.load(config, nets.weights_dir, model=model_data, detector=detector)
+    assert tracker.nets.fine is None and tracker.nets.precision == "fp32"
+    assert tracker.step(sample_frame(0, SEQ).image).has_face
+    with pytest.raises(ValueError, match="int8"):
+        Tracker.load(
+            TrackerConfig(precision="int8"), nets.weights_dir, model=model_data, detector=detector
+        )

@@ -19,9 +19,12 @@ Per frame (paper Sec. 6, "tracking"):
 * **FineNet** (optional): the coarse mesh's depth map is rendered in the same 256x256 crop and,
   with the gray crop, gives the per-pixel displacement map (mm along the normal).
 * **Loss detection**: every ``verify_interval`` tracking frames the face detector runs on a small
-  copy of the crop; no face there, or landmarks that disagree with the projected ones, means the
-  track is lost. Non-finite net outputs, a face leaving the image or an implausible landmark jump
-  also lose it. A lost frame reports :attr:`TrackState.LOST`; the next frame re-initialises.
+  copy of the crop. No face there means the track is lost; a face whose 68 landmarks disagree
+  with the projected ones (confidence below ``min_confidence``) means drift, and the track is
+  re-anchored on that detection with the single-image CoarseNet in the same frame
+  (``reanchor_on_drift``, else lost). Non-finite net outputs, a non-positive scale, a face
+  leaving the image or an implausible landmark jump also lose the track. A lost frame reports
+  :attr:`TrackState.LOST`; the next frame re-initialises from a full-frame detection.
 * **Keyframes**: every ``keyframe_interval`` tracking frames the single-image CoarseNet re-anchors
   the track on a fresh detection (against drift); 0 turns this off.
 
@@ -102,6 +105,8 @@ class TrackerConfig:
         backend: Inference backend kind used when the node builds the NetBundle
             (``onnxruntime``, ``torch`` or ``tensorrt``); informational for the Tracker itself.
         threads: Intra-op threads for the nets (used when building the NetBundle; None = default).
+        precision: ``"fp32"`` or ``"int8"`` (onnxruntime only; see
+            :mod:`face3d_ros.runtime.quantize`), used by :meth:`Tracker.load`.
         use_fine: Run FineNet (displacement map) on every frame with a face.
         keyframe_interval: Re-anchor with the single-image CoarseNet every this many tracking
             frames (0 = never).
@@ -131,6 +136,7 @@ class TrackerConfig:
 
     backend: str = "onnxruntime"
     threads: int | None = 2
+    precision: str = "fp32"
     use_fine: bool = True
     keyframe_interval: int = 0
     crop_scale: float = 1.6
@@ -155,6 +161,8 @@ class TrackerConfig:
             raise ValueError(
                 f"backend must be onnxruntime, torch or tensorrt, got {self.backend!r}"
             )
+        if self.precision not in ("fp32", "int8"):
+            raise ValueError(f"precision must be fp32 or int8, got {self.precision!r}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
         if self.keyframe_interval < 0:
@@ -362,6 +370,49 @@ class Tracker:
         #: buffer, copy it to keep it.
         self.input_recorder: Callable[[str, np.ndarray], None] | None = None
         self.reset()
+
+    @classmethod
+    def load(
+        cls,
+        config: TrackerConfig,
+        weights_dir: Any = None,
+        *,
+        model: Any = None,
+        detector: Any = None,
+        device: str = "cpu",
+    ) -> Tracker:
+        """Build a tracker from a weights directory using ``config.backend/threads/precision``.
+
+        Args:
+            config: Settings.
+            weights_dir: Weights directory (default: the package's ``face3d_ros/weights``).
+            model: FaceModelData (default: the package's default model).
+            detector: Face detector (default: ``FaceDetector()``, dlib).
+            device: ``"cpu"`` or ``"cuda[:N]"``.
+
+        Returns:
+            The tracker.
+
+        Raises:
+            WeightFileError: Missing / corrupted / mismatching weights (see ``NetBundle.load``).
+            FileNotFoundError: The dlib landmark predictor is missing.
+        """
+        from face3d_ros.runtime.bundle import NetBundle
+
+        nets = NetBundle.load(
+            weights_dir,
+            backend=config.backend,
+            device=device,
+            threads=config.threads if config.backend != "tensorrt" else None,
+            model=model,
+            load_fine=config.use_fine,
+            precision=config.precision,
+        )
+        if detector is None:
+            from face3d_ros.detection.detector import FaceDetector
+
+            detector = FaceDetector()
+        return cls(config, nets.model, nets, detector)
 
     # ------------------------------------------------------------------ state
 
