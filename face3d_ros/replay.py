@@ -174,9 +174,9 @@ def replay_bag(
         ModelInfo,
         build_depth_image,
         build_face_params,
-        build_mesh_marker,
         build_overlay,
         published_state,
+        serialize_mesh_marker,
     )
     from face3d_ros.node.camera_info import StampCache, select, stamp_ns
     from face3d_ros.node.conversions import image_to_rgb8, numpy_to_image
@@ -298,10 +298,10 @@ def replay_bag(
                     cam = CameraIntrinsics.assumed_for(msg.width, msg.height, p.assumed_focal_px)
                 else:
                     cam = CameraIntrinsics.from_camera_info(info)
-                outputs.append(("face_mesh", build_mesh_marker(result, header, model, cam,
-                                                               frame_id=p.mesh_frame)))
                 for name, out_msg in outputs:
                     writer.write(out[name], timestamp, serialize_message(out_msg))
+                mesh = serialize_mesh_marker(result, header, model, cam, frame_id=p.mesh_frame)
+                writer.write(out["face_mesh"], timestamp, mesh)
             bar.close()
     if summary["out_of_order"]:
         log(f"{summary['out_of_order']} images had header stamps older than a previous image "

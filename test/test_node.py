@@ -326,6 +326,9 @@ def _fake_result(model: Any, state: int = 1, reinitialised: bool = False) -> Any
 
 def test_builders_fill_face_params_and_place_mesh() -> None:
     """FaceParams fields, single-image mapping, metric placement in the optical frame."""
+    from rclpy.serialization import deserialize_message
+    from visualization_msgs.msg import Marker
+
     from face3d_ros.model.synthetic import make_synthetic_model
     from face3d_ros.msg import FaceParams
     from face3d_ros.node.builders import (
@@ -335,6 +338,7 @@ def test_builders_fill_face_params_and_place_mesh() -> None:
         build_face_params,
         build_mesh_marker,
         camera_points_m,
+        serialize_mesh_marker,
     )
     from face3d_ros.node.sample_player import make_header
 
@@ -364,9 +368,18 @@ def test_builders_fill_face_params_and_place_mesh() -> None:
     np.testing.assert_allclose(up_left[0], [0.010, -0.010, 0.290])  # y up -> -y, z out -> -z
     marker = build_mesh_marker(nxt, header, model, cam, frame_id="face_cam")
     assert marker.header.frame_id == "face_cam" and marker.header.stamp == header.stamp
+    assert header.frame_id == "camera_optical_frame", "the input header must not be modified"
     assert len(marker.points) == 3 * len(data.triangles) == len(marker.colors)
     gone = build_mesh_marker(_fake_result(data, state=LOST), header, model, cam)
     assert gone.action == gone.DELETE
+    # the fast numpy serialisation the node publishes decodes to the very same Marker
+    for frame in ("", "face_cam", "f"):
+        fast = serialize_mesh_marker(nxt, header, model, cam, frame_id=frame)
+        assert deserialize_message(fast, Marker) == build_mesh_marker(
+            nxt, header, model, cam, frame_id=frame
+        )
+    lost = _fake_result(data, state=LOST)
+    assert deserialize_message(serialize_mesh_marker(lost, header, model, cam), Marker) == gone
 
 
 def test_camera_info_lookup_rule() -> None:

@@ -41,9 +41,9 @@ from face3d_ros.node.builders import (
     build_depth_image,
     build_diagnostics,
     build_face_params,
-    build_mesh_marker,
     build_overlay,
     published_state,
+    serialize_mesh_marker,
 )
 from face3d_ros.node.camera_info import CameraInfoSource
 from face3d_ros.node.conversions import ImageConverter, numpy_to_image
@@ -286,7 +286,7 @@ class Face3dNode(LifecycleNode):
         if p.publish_mesh:
             cam = self._intrinsics(msg, p)
             self._pubs["face_mesh"].publish(
-                build_mesh_marker(result, header, model, cam, frame_id=p.mesh_frame)
+                serialize_mesh_marker(result, header, model, cam, frame_id=p.mesh_frame)
             )
         if p.publish_overlay:
             overlay = build_overlay(rgb, result, model)
