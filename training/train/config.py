@@ -59,6 +59,8 @@ class TrainConfig:
         fine_channels: FineNet U-Net channels.
         fine_depth_scale: FineNet depth normalisation (pixels).
         augment: Photometric augmentation (brightness/contrast jitter) of the input images.
+        bf16: Run the net's forward pass under bfloat16 autocast (faster on CPUs with
+            AVX512-BF16 / AMX and on recent GPUs; losses stay float32).
         overwrite: Allow replacing an existing run folder (without ``--resume``).
     """
 
@@ -90,6 +92,7 @@ class TrainConfig:
     fine_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
     fine_depth_scale: float = 32.0
     augment: bool = True
+    bf16: bool = False
     overwrite: bool = False
 
     def validate(self) -> None:

@@ -141,7 +141,10 @@ def compute_loss(
         The loss.
     """
     core = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
-    z = net(batch["input"])
+    device_type = batch["input"].device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
+        z = net(batch["input"])
+    z = z.float()
     if config.net == "fine":
         target = core.normalize(batch["target"])
         total = fine_loss(z, target, batch["mask"])
