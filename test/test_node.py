@@ -442,3 +442,14 @@ def test_camera_info_source_same_with_and_without_message_filters(rclpy_context:
             s.destroy()
         executor.shutdown()
         node.destroy_node()
+
+
+def test_demo_refuses_non_empty_output(tmp_path: pathlib.Path) -> None:
+    """The demo never overwrites a non-empty output folder without --overwrite."""
+    from face3d_ros.demo import main as demo_main
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "keep.txt").write_text("keep")
+    assert demo_main(["--out", str(out), "--frames", "4"]) == 2
+    assert (out / "keep.txt").read_text() == "keep"

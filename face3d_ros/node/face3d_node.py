@@ -31,6 +31,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker
 
@@ -53,13 +54,21 @@ from face3d_ros.node.tracking import TrackerLoadError, load_tracker
 
 __all__ = ["Face3dNode", "main"]
 
-#: Newest frame only: best effort, volatile, KEEP_LAST depth 1 (sensor-data QoS with depth 1).
-SENSOR_QOS = QoSProfile(
-    history=QoSHistoryPolicy.KEEP_LAST,
-    depth=1,
-    reliability=QoSReliabilityPolicy.BEST_EFFORT,
-    durability=QoSDurabilityPolicy.VOLATILE,
-)
+
+
+def sensor_qos() -> QoSProfile:
+    """Newest frame only: best effort, volatile, KEEP_LAST depth 1 (sensor data, depth 1).
+
+    A new object each time: QoS overrides from parameters modify the profile in place.
+    """
+    return QoSProfile(
+        history=QoSHistoryPolicy.KEEP_LAST,
+        depth=1,
+        reliability=QoSReliabilityPolicy.BEST_EFFORT,
+        durability=QoSDurabilityPolicy.VOLATILE,
+    )
+
+
 #: Outputs: reliable, depth 5 (compatible with reliable and best-effort subscribers).
 OUTPUT_QOS = QoSProfile(
     history=QoSHistoryPolicy.KEEP_LAST, depth=5, reliability=QoSReliabilityPolicy.RELIABLE
@@ -148,9 +157,10 @@ class Face3dNode(LifecycleNode):
             self._process_pending, callback_group=self._inference_group
         )
         self._image_sub = self.create_subscription(
-            Image, "image", self._on_image, SENSOR_QOS, callback_group=self._io_group
+            Image, "image", self._on_image, sensor_qos(), callback_group=self._io_group,
+            qos_overriding_options=QoSOverridingOptions.with_default_policies(),
         )
-        self._camera_info = CameraInfoSource(self, "camera_info", SENSOR_QOS, self._io_group)
+        self._camera_info = CameraInfoSource(self, "camera_info", sensor_qos(), self._io_group)
         self.get_logger().info(f"CameraInfo lookup: {self._camera_info.backend}")
         self._stats.reset()
         self._state_name = "ACTIVE"
