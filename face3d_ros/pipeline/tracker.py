@@ -452,9 +452,14 @@ class Tracker:
     # ------------------------------------------------------------------ helpers
 
     def _vertices(self, alpha_id: np.ndarray, alpha_exp: np.ndarray) -> np.ndarray:
-        """Model-space mesh ``[N, 3]`` float32 for identity and expression coefficients."""
+        """Model-space mesh ``[N, 3]`` float32 for identity and expression coefficients.
+
+        Uses ``np.einsum`` (single-threaded SIMD) rather than ``@``: OpenBLAS's threaded gemv
+        took 20 ms instead of 0.3 ms (median) on two cores shared with ONNX Runtime's threads.
+        """
         coeffs = np.concatenate([alpha_id, alpha_exp]).astype(np.float32)
-        flat = self._mean_shape + coeffs @ self._shape_basis
+        flat = np.einsum("k,kj->j", coeffs, self._shape_basis)
+        flat += self._mean_shape
         return flat.reshape(self._n_vertices, 3)
 
     def _project_landmarks(self, vertices: np.ndarray, pose: np.ndarray) -> np.ndarray:
