@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", default="default", help="default | synthetic | model .npz")
     ap.add_argument("--clean-only", action="store_true", help="public-domain photos only")
     ap.add_argument("--fit-threads", type=int, default=2, help="torch threads of the fit step")
+    ap.add_argument(
+        "--max-coeff-rms",
+        type=float,
+        default=None,
+        help="skip fits whose RMS id/exp coefficient exceeds this (sigma units)",
+    )
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of the synthesis")
     ap.add_argument("--kinds", default="coarse,fine,tracking", help="sets to build")
     ap.add_argument("--sheet", default=None, help="contact sheet PNG path")
     ap.add_argument("--sheet-rows", type=int, default=4, help="photos on the contact sheet")
@@ -124,6 +131,8 @@ def build_sets(
     Returns:
         The summary dictionary (also written to ``build_summary.json``).
     """
+    import torch
+
     from training.inverse_render.fit_result import fit_paths, list_fits, load_fit
     from training.synth.__main__ import load_model
     from training.synth.coarse import CoarseConfig
@@ -131,8 +140,9 @@ def build_sets(
     from training.synth.contact_sheet import make_contact_sheet
     from training.synth.fine import FineConfig
     from training.synth.motion import MotionModel, default_motion_path
-    from training.synth.runner import run_synthesis
+    from training.synth.runner import coefficient_rms, run_synthesis
 
+    torch.set_num_threads(max(1, args.threads))
     model = load_model(args.model)
     motion = MotionModel.load()
     names = list_fits(fits_dir)
@@ -157,7 +167,12 @@ def build_sets(
     if not args.no_sheet:
         t = time.time()
         all_fits = [load_fit(fit_paths(fits_dir, n)["json"]) for n in names]
-        rows = [load_photo_fit(fits_dir, n, model) for n in names[: args.sheet_rows]]
+        if args.max_coeff_rms is not None:
+            all_fits = [
+                f for f in all_fits if max(coefficient_rms(f.params).values()) <= args.max_coeff_rms
+            ]
+        used = [f.name for f in all_fits]
+        rows = [load_photo_fit(fits_dir, n, model) for n in used[: args.sheet_rows]]
         sheet = make_contact_sheet(
             rows,
             all_fits,

@@ -48,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pitch", type=float, default=30.0, help="coarse: new pitch in +-deg")
     parser.add_argument("--roll", type=float, default=30.0, help="coarse: new roll in +-deg")
     parser.add_argument("--samples-per-shard", type=int, default=256)
+    parser.add_argument(
+        "--max-coeff-rms",
+        type=float,
+        default=None,
+        help="skip fits whose RMS id/exp coefficient exceeds this (sigma units)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--overwrite", action="store_true", help="regenerate an existing set")
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -56,11 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = build_parser().parse_args(argv)
+    import torch
+
     from training.synth.coarse import CoarseConfig
     from training.synth.common import parse_shard
     from training.synth.motion import MotionModel
     from training.synth.runner import run_synthesis
 
+    torch.set_num_threads(max(1, args.threads))
     try:
         shard = parse_shard(args.shard)
         model = load_model(args.model)
@@ -79,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 yaw_range_deg=args.yaw, pitch_range_deg=args.pitch, roll_range_deg=args.roll
             ),
             samples_per_shard=args.samples_per_shard,
+            max_coeff_rms=args.max_coeff_rms,
             progress=not args.no_progress,
         )
     except (ValueError, FileNotFoundError, FileExistsError) as exc:

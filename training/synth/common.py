@@ -244,13 +244,20 @@ class PhotoFit:
 
 
 def _resolve_photo(source: str, fits_dir: pathlib.Path) -> pathlib.Path:
-    """Find a fit's photo: as recorded, else next to the fits (same file name)."""
-    for cand in (pathlib.Path(source), fits_dir / source, fits_dir / pathlib.Path(source).name):
+    """Find a fit's photo.
+
+    Looked up as recorded (relative to the working directory, the fits folder or one of its
+    parents), else by file name next to the fits.
+    """
+    cands = [pathlib.Path(source), fits_dir / source]
+    cands += [parent / source for parent in fits_dir.resolve().parents]
+    cands.append(fits_dir / pathlib.Path(source).name)
+    for cand in cands:
         if cand.is_file():
             return cand
     raise FileNotFoundError(
         f"photo {source!r} of a fit in {fits_dir} not found (looked as given, relative to the "
-        "fits folder and by file name in it)"
+        "fits folder and its parents, and by file name in it)"
     )
 
 

@@ -31,6 +31,26 @@ __all__ = ["KINDS", "dataset_root", "run_synthesis"]
 
 KINDS = ("coarse", "fine", "tracking")
 
+#: RMS coefficient (sigma units) above which a fit is reported as implausible.
+WARN_COEFF_RMS = 4.0
+
+
+def coefficient_rms(params: Any) -> dict[str, float]:
+    """RMS of the identity and expression coefficients of a fit (sigma units).
+
+    Args:
+        params: FaceParams.
+
+    Returns:
+        ``{"id": ..., "exp": ...}``.
+    """
+    return {
+        "id": float(np.sqrt(np.mean(np.square(params.alpha_id)))) if len(params.alpha_id) else 0.0,
+        "exp": float(np.sqrt(np.mean(np.square(params.alpha_exp))))
+        if len(params.alpha_exp)
+        else 0.0,
+    }
+
 
 def dataset_root(
     out: str | pathlib.Path, kind: str, shard: tuple[int, int] = (0, 1)
@@ -63,6 +83,7 @@ def run_synthesis(
     tracking_cfg: TrackingConfig | None = None,
     photos: dict[str, np.ndarray] | None = None,
     samples_per_shard: int = 256,
+    max_coeff_rms: float | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -84,12 +105,16 @@ def run_synthesis(
         photos: Optional in-memory photos by fit name (float32 RGB [0, 1]) for fits whose
             ``source`` is not a file.
         samples_per_shard: Shard size.
+        max_coeff_rms: Skip fits whose RMS identity or expression coefficient (sigma units)
+            exceeds this (implausible under the N(0, I) prior); None keeps every fit. Fits above
+            :data:`WARN_COEFF_RMS` are always reported.
         progress: Show tqdm bars.
         log: Message sink.
 
     Returns:
-        Summary: ``root``, ``photos`` (processed), ``skipped`` (already done), ``samples``
-        (total in the dataset), ``seconds``.
+        Summary: ``root``, ``photos`` (processed), ``skipped`` (already done), ``rejected``
+        (over ``max_coeff_rms``), ``coeff_rms`` per fit, ``samples`` (total in the dataset),
+        ``seconds``.
 
     Raises:
         ValueError: Unknown kind, no fits, or resuming with different settings.
@@ -117,6 +142,7 @@ def run_synthesis(
         "seed": seed,
         "per_photo": per_photo,
         "shard": list(shard),
+        "max_coeff_rms": max_coeff_rms,
     }
     if kind in ("coarse", "tracking"):
         config["coarse"] = dataclasses.asdict(coarse_cfg)
@@ -143,6 +169,25 @@ def run_synthesis(
                 f"{root} was generated with other settings/model; pass overwrite=True "
                 "(--overwrite) to regenerate it"
             )
+    from training.inverse_render.fit_result import fit_paths, load_fit
+
+    fits = {n: load_fit(fit_paths(fits_dir, n)["json"]) for n in names}
+    rms = {n: coefficient_rms(f.params) for n, f in fits.items()}
+    rejected = []
+    for n, r in rms.items():
+        worst = max(r.values())
+        if worst > WARN_COEFF_RMS:
+            log(
+                f"warning: fit {n!r} has RMS coefficients id {r['id']:.1f}, exp {r['exp']:.1f} "
+                "sigma (implausible under the N(0, I) prior; re-posed renders will be distorted)"
+            )
+        if max_coeff_rms is not None and worst > max_coeff_rms:
+            rejected.append(n)
+    if rejected:
+        log(f"skipping {len(rejected)} fit(s) over max_coeff_rms={max_coeff_rms}: {rejected}")
+        names = [n for n in names if n not in rejected]
+        if not names:
+            raise ValueError(f"every fit in {fits_dir} exceeds max_coeff_rms={max_coeff_rms}")
     mine = select_shard(names, *shard)
     t0 = time.time()
     cache: dict[str, PhotoFit] = {}
@@ -157,14 +202,9 @@ def run_synthesis(
     other_exps: dict[str, list[np.ndarray]] = {}
     sources: list[Any] = []
     if kind in ("coarse", "tracking"):
-        from training.inverse_render.fit_result import fit_paths, load_fit
-
-        all_exp = {n: load_fit(fit_paths(fits_dir, n)["json"]).params.alpha_exp for n in names}
-        other_exps = {n: [all_exp[m] for m in names if m != n] for n in names}
+        other_exps = {n: [fits[m].params.alpha_exp for m in names if m != n] for n in names}
     else:
-        from training.inverse_render.fit_result import fit_paths, load_fit
-
-        sources = [load_fit(fit_paths(fits_dir, n)["json"]) for n in names]
+        sources = [fits[n] for n in names]
 
     done = skipped = 0
     with ShardWriter(
@@ -196,6 +236,8 @@ def run_synthesis(
         "root": str(root),
         "photos": done,
         "skipped": skipped,
+        "rejected": rejected,
+        "coeff_rms": {n: {k: round(v, 2) for k, v in r.items()} for n, r in rms.items()},
         "samples": read_index(root)["num_samples"],
         "seconds": round(time.time() - t0, 1),
     }
