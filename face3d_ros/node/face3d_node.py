@@ -35,6 +35,7 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker
 
+from face3d_ros.msg import FaceParams
 from face3d_ros.node.builders import (
     CameraIntrinsics,
     InitCounter,
@@ -115,8 +116,6 @@ class Face3dNode(LifecycleNode):
             self.get_logger().error(f"use_cv_bridge=always but cv_bridge is missing: {exc}")
             return TransitionCallbackReturn.FAILURE
         self.get_logger().info(f"image decoding: {self._converter.backend}")
-        from face3d_ros.msg import FaceParams
-
         self._pubs = {
             "face_params": self.create_lifecycle_publisher(FaceParams, "face_params", OUTPUT_QOS),
             "displacement": self.create_lifecycle_publisher(Image, "displacement", OUTPUT_QOS),
@@ -334,8 +333,7 @@ def main(args: list[str] | None = None) -> int:
     executor.add_node(node)
     try:
         if node.get_parameter("autostart").value:
-            node.trigger_configure()
-            if node._state_name == "INACTIVE":
+            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
                 node.trigger_activate()
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -94,3 +94,52 @@ class SamplePlayer:
     def publish_raw(self, msg: Image) -> None:
         """Publish an arbitrary (possibly malformed, for tests) Image message."""
         self.image_pub.publish(msg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Fake camera: publish the sample sequence at a fixed rate (``--loop`` to repeat).
+
+    Example:
+        python -m face3d_ros.node.sample_player --rate 10 --loop
+    """
+    import argparse
+    import sys
+    import time
+
+    import rclpy
+    from rclpy.utilities import remove_ros_args
+
+    from face3d_ros.sample_data import SampleSequenceConfig, sample_frame
+
+    argv = list(sys.argv if argv is None else argv)
+    ap = argparse.ArgumentParser(prog="face3d-sample-camera", description=main.__doc__)
+    ap.add_argument("--image-topic", default="/camera/image_raw")
+    ap.add_argument("--camera-info-topic", default="/camera/camera_info")
+    ap.add_argument("--rate", type=float, default=10.0)
+    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--loop", action="store_true")
+    args = ap.parse_args(remove_ros_args(argv)[1:])
+    rclpy.init(args=argv)
+    node = rclpy.create_node("face3d_sample_camera")
+    player = SamplePlayer(node, args.image_topic, args.camera_info_topic or None)
+    cfg = SampleSequenceConfig(n_frames=args.frames, fps=args.rate)
+    t0 = time.time()
+    try:
+        i = 0
+        while rclpy.ok() and (args.loop or i < args.frames):
+            rgb = sample_frame(i % args.frames, cfg).image
+            player.publish_rgb(rgb, t0 + i / args.rate)
+            i += 1
+            rclpy.spin_once(node, timeout_sec=max(0.0, t0 + i / args.rate - time.time()))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
