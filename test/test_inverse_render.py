@@ -41,6 +41,15 @@ from training.inverse_render.pipeline import InverseRenderConfig, inverse_render
 S = 256
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Small tensors: one thread avoids OpenMP spin contention on shared CI cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def model() -> MorphableModel:
     return MorphableModel(make_synthetic_model(resolution=40))

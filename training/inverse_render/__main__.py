@@ -97,7 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--predictor", default=None, help="dlib 68-point predictor .dat")
     ap.add_argument("--overwrite", action="store_true", help="refit photos that are complete")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: the per-photo tensors are small and one thread per "
+        "process with --shard is faster than OpenMP threads on shared cores; at most 2)",
+    )
     ap.add_argument("--limit", type=int, default=None, help="process at most this many photos")
     ap.add_argument("--n-iters", type=int, default=None, help="stage 1 outer iterations")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -123,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         inverse_render_photo,
     )
 
-    torch.set_num_threads(max(1, args.threads))
+    torch.set_num_threads(min(2, max(1, args.threads)))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     images = collect_images(args.images)

@@ -5,11 +5,12 @@
 Energy (all in the pixel coordinates of the working image, usually a 256 x 256 face crop)::
 
     E(chi) = E_con + w_l * E_lan + w_r * E_reg
-    E_con  = 1/|M| sum_{p in M} || C_S(p) - C_I(p) ||^2          (colours scaled to [0, 255])
+    E_con  = 1/|M| sum_{p in M} || k (C_S(p) - C_I(p)) ||^2       (colours in [0, 1], k = 64)
     E_lan  = 1/68  sum_i          || f_i - Pi(R V_i) - t ||^2       (pixels)
     E_reg  = ||alpha_id||^2 + ||alpha_exp||^2 + ||alpha_alb||^2     (coefficients in sigmas)
 
-with w_l = 10 and w_r = 5e-5. C_S is the rendered colour albedo x SH shading and C_I the photo.
+with w_l = 10 (paper) and w_r = 0.5 (the paper's 5e-5 is for its own, unstated units; see
+:class:`FitConfig`). C_S is the rendered colour albedo x SH shading and C_I the photo.
 
 Solver (Gauss-Newton / Levenberg-Marquardt with fixed rasterisation):
 
@@ -51,9 +52,15 @@ class FitConfig:
     """Stage 1 settings (defaults follow the paper where it gives a value).
 
     Attributes:
-        w_landmark: w_l, landmark weight (paper: 10).
-        w_reg: w_r, prior weight on squared normalised coefficients (paper: 5e-5).
-        color_scale: Colours are compared on a [0, color_scale] scale (255 as 8-bit images).
+        w_landmark: w_l, landmark weight (paper: 10), landmarks in working-image pixels.
+        w_reg: w_r, prior weight on squared normalised coefficients. The paper's 5e-5 belongs
+            to its own (unstated) units; with pixel landmarks and colours on [0, 64] it lets
+            coefficients reach 50-120 sigma on real photos, so the default is 0.5 (coefficients
+            within about 4 sigma; see docs/inverse_rendering.md). ``w_reg=5e-5,
+            color_scale=255`` reproduces the paper's numbers literally.
+        color_scale: Colours are compared on a [0, color_scale] scale. 64 balances a typical
+            real-photo colour error (RMSE 0.08) against 2-3 px landmark errors; 255 (8-bit
+            units) lets the photo term override the landmarks on real photos.
         n_pose_iters: LM iterations of the landmark-only pose fit.
         n_iters: Outer iterations (re-rasterisation + albedo/light solve + one LM step).
         n_pixels: Face pixels sampled per outer iteration.
@@ -67,8 +74,8 @@ class FitConfig:
     """
 
     w_landmark: float = 10.0
-    w_reg: float = 5e-5
-    color_scale: float = 255.0
+    w_reg: float = 0.5
+    color_scale: float = 64.0
     n_pose_iters: int = 15
     n_iters: int = 8
     n_pixels: int = 3000
@@ -294,53 +301,58 @@ class _Sampler:
         self.pixels = pixels  # [P, 2] (row, col)
 
     def gather(self, per_vertex: torch.Tensor) -> torch.Tensor:
-        """Barycentric combination of ``[..., N, C]`` per-vertex data -> ``[..., P, C]``."""
-        g = per_vertex[..., self.tri_vertex, :]  # [..., P, 3, C]
-        return (g * self.bary[..., None]).sum(-2)
+        """Barycentric combination of vertex-major data ``[N, ...]`` -> ``[P, ...]``."""
+        g = per_vertex.index_select(0, self.tri_vertex.reshape(-1))
+        g = g.reshape(*self.tri_vertex.shape, -1)  # [P, 3, prod(...)]
+        out = torch.bmm(self.bary.unsqueeze(1), g).squeeze(1)  # [P, prod(...)]
+        return out.reshape(self.tri_vertex.shape[0], *per_vertex.shape[1:])
 
 
 class _GeometryProblem:
     """Residuals and Jacobian of the geometry step on fixed surface samples.
 
     Residual vector ``[photo (3P), landmarks (136), prior (K_id + K_exp)]`` as a function of
-    ``theta = [pose (6), alpha_id, alpha_exp]``; the rendered sample colours are fixed.
+    ``theta = [pose (6), alpha_id, alpha_exp]``; the rendered sample colours are fixed. The
+    shape part of the Jacobian is analytic (positions are linear in the coefficients); the pose
+    part comes from ``torch.func.jacfwd``.
     """
 
     def __init__(
         self,
         photo: torch.Tensor,
-        points: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-        landmarks: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        points: tuple[torch.Tensor, torch.Tensor],
+        landmarks: tuple[torch.Tensor, torch.Tensor],
         lm_target: torch.Tensor,
         lm_w: torch.Tensor,
-        n_id: int,
         sq_c: float,
         sq_r: float,
     ) -> None:
         self.photo = photo  # [H, W, 3]
-        self.p_mean, self.p_bid, self.p_bexp = points  # [P, 3], [K_id, P, 3], [K_exp, P, 3]
-        self.l_mean, self.l_bid, self.l_bexp = landmarks  # [68, 3], [K_id, 68, 3], ...
+        self.mean = torch.cat([points[0], landmarks[0]], 0)  # [P + 68, 3]
+        self.basis = torch.cat([points[1], landmarks[1]], 0)  # [P + 68, 3, K]
         self.lm_target = lm_target
         self.lm_w = lm_w
-        self.n_id = n_id
-        self.n_s = self.p_mean.shape[0]
+        self.n_s = points[0].shape[0]
         self.sq_c = sq_c
         self.sq_r = sq_r
 
+    def positions(self, theta: torch.Tensor) -> torch.Tensor:
+        """``[P + 68, 3]`` model-space positions of the samples and the landmarks."""
+        return self.mean + self.basis @ theta[6:]
+
     def project(self, theta: torch.Tensor) -> torch.Tensor:
         """``[P + 68, 2]`` image positions of the samples and the landmarks."""
-        p, aid, aexp = theta[:6], theta[6 : 6 + self.n_id], theta[6 + self.n_id :]
-        pts = (
-            self.p_mean
-            + torch.einsum("k,kpc->pc", aid, self.p_bid)
-            + torch.einsum("k,kpc->pc", aexp, self.p_bexp)
-        )
-        lms = (
-            self.l_mean
-            + torch.einsum("k,kpc->pc", aid, self.l_bid)
-            + torch.einsum("k,kpc->pc", aexp, self.l_bexp)
-        )
-        return project_t(torch.cat([pts, lms], 0), p)[:, :2]
+        return project_t(self.positions(theta), theta[:6])[:, :2]
+
+    def jacobian_uv(self, theta: torch.Tensor) -> torch.Tensor:
+        """``[P + 68, 2, D]`` Jacobian of :meth:`project`."""
+        pts = self.positions(theta)
+        j_pose = torch.func.jacfwd(lambda p: project_t(pts, p)[:, :2])(theta[:6])  # [M, 2, 6]
+        rot = euler_to_matrix(theta[:3])
+        s = theta[5]
+        m = torch.stack([s * rot[0], -s * rot[1]])  # [2, 3]
+        j_shape = torch.einsum("xc,mck->mxk", m, self.basis)
+        return torch.cat([j_pose, j_shape], -1)
 
     def residual_and_jac(
         self, theta: torch.Tensor, rendered: torch.Tensor, need_jac: bool
@@ -355,8 +367,8 @@ class _GeometryProblem:
         res = torch.cat([r_photo.reshape(-1), r_lm.reshape(-1), r_reg])
         if not need_jac:
             return res, None
-        j_uv = torch.func.jacfwd(self.project)(theta)  # [P + 68, 2, D]
-        j_photo = -self.sq_c * torch.einsum("pcx,pxd->pcd", grad, j_uv[:n_s]).reshape(-1, n_geo)
+        j_uv = self.jacobian_uv(theta)
+        j_photo = -self.sq_c * torch.bmm(grad, j_uv[:n_s]).reshape(-1, n_geo)
         j_lm = (j_uv[n_s:] * self.lm_w[..., None]).reshape(-1, n_geo)
         j_reg = torch.zeros(n_geo - 6, n_geo, dtype=theta.dtype)
         j_reg[:, 6:] = self.sq_r * torch.eye(n_geo - 6, dtype=theta.dtype)
@@ -475,7 +487,7 @@ def _solve_albedo_light(
         photo_s: ``[P, 3]`` photo colours at the samples ([0, 1]).
         sh_s: ``[P, 9]`` SH basis of the sample normals.
         alb_mean_s: ``[P, 3]`` mean albedo at the samples.
-        alb_basis_s: ``[K, P, 3]`` albedo basis (sigma-scaled) at the samples.
+        alb_basis_s: ``[P, 3, K]`` albedo basis (sigma-scaled) at the samples.
         gamma: ``[27]`` current light.
         alpha_alb: ``[K]`` current albedo coefficients.
         cfg: Settings.
@@ -485,11 +497,11 @@ def _solve_albedo_light(
     """
     n_p = photo_s.shape[0]
     c2 = cfg.color_scale**2 / n_p
-    k = alb_basis_s.shape[0]
+    k = alb_basis_s.shape[2]
     amb = torch.as_tensor(default_gamma(), dtype=photo_s.dtype).reshape(3, 9)
     for _ in range(max(1, cfg.n_alternations)):
         # Light given albedo: per channel, ridge towards a grey ambient level.
-        albedo = alb_mean_s + torch.einsum("k,kpc->pc", alpha_alb, alb_basis_s)
+        albedo = alb_mean_s + alb_basis_s @ alpha_alb
         g = []
         for c in range(3):
             a = albedo[:, c : c + 1] * sh_s  # [P, 9]
@@ -503,7 +515,7 @@ def _solve_albedo_light(
             continue
         # Albedo given light.
         shading = sh_s @ gamma.reshape(3, 9).T  # [P, 3]
-        design = (alb_basis_s * shading[None]).reshape(k, -1).T  # [3P, K]
+        design = (alb_basis_s * shading[..., None]).reshape(-1, k)  # [3P, K]
         target = (photo_s - shading * alb_mean_s).reshape(-1)
         lhs = c2 * design.T @ design + cfg.w_reg * torch.eye(k, dtype=design.dtype)
         alpha_alb = torch.linalg.solve(lhs, c2 * design.T @ target)
@@ -548,14 +560,15 @@ def fit_model(
     n_v = model.n_vertices
 
     mean = model.mean_shape.to(dt)
-    b_id = model.id_basis.to(dt).reshape(n_id, n_v, 3)
-    b_exp = model.exp_basis.to(dt).reshape(n_exp, n_v, 3)
+    # Vertex-major bases: [N, 3, K] so that gathering sample vertices reads contiguous rows.
+    b_geo = torch.cat([model.id_basis, model.exp_basis], 0).to(dt).reshape(-1, n_v, 3)
+    b_geo = b_geo.permute(1, 2, 0).contiguous()
     alb_mean = model.mean_albedo.to(dt)
-    b_alb = model.albedo_basis.to(dt).reshape(n_alb, n_v, 3)
+    b_alb = model.albedo_basis.to(dt).reshape(n_alb, n_v, 3).permute(1, 2, 0).contiguous()
     tris = model.triangles
     tris_np = tris.numpy().astype(np.int32)
     lmi = model.landmark_indices
-    lm_mean, lm_bid, lm_bexp = mean[lmi], b_id[:, lmi], b_exp[:, lmi]
+    lm_mean, lm_geo = mean[lmi], b_geo[lmi]
     lm_target = torch.from_numpy(lm2d)
     lm_w = torch.from_numpy(np.sqrt(_landmark_weights(cfg) * cfg.w_landmark / 68.0))[:, None]
     face_w = model.face_mask.to(dt)[:, None]
@@ -570,7 +583,7 @@ def fit_model(
     history: list[float] = []
 
     def vertices(aid: torch.Tensor, aexp: torch.Tensor) -> torch.Tensor:
-        return mean + torch.einsum("k,knc->nc", aid, b_id) + torch.einsum("k,knc->nc", aexp, b_exp)
+        return mean + b_geo @ torch.cat([aid, aexp])
 
     for _ in range(cfg.n_iters):
         verts = vertices(a_id, a_exp)
@@ -601,11 +614,10 @@ def fit_model(
 
         problem = _GeometryProblem(
             photo=photo,
-            points=(smp.gather(mean), smp.gather(b_id), smp.gather(b_exp)),
-            landmarks=(lm_mean, lm_bid, lm_bexp),
+            points=(smp.gather(mean), smp.gather(b_geo)),
+            landmarks=(lm_mean, lm_geo),
             lm_target=lm_target,
             lm_w=lm_w,
-            n_id=n_id,
             sq_c=math.sqrt(cfg.color_scale**2 / len(rows)),
             sq_r=math.sqrt(cfg.w_reg),
         )
@@ -619,7 +631,7 @@ def fit_model(
         gamma, a_alb = _solve_albedo_light(
             photo_s, sh_s, alb_mean_s, alb_basis_s, gamma, a_alb, cfg
         )
-        albedo_s = alb_mean_s + torch.einsum("k,kpc->pc", a_alb, alb_basis_s)
+        albedo_s = alb_mean_s + alb_basis_s @ a_alb
         rendered = albedo_s * (sh_s @ gamma.reshape(3, 9).T)
 
         # b. one LM step on the geometry.
@@ -659,15 +671,20 @@ def fit_model(
 
 
 def refit_albedo_light(
-    model: MorphableModel, params: FaceParams, image: np.ndarray, cfg: FitConfig
+    model: MorphableModel,
+    params: FaceParams,
+    image: np.ndarray,
+    cfg: FitConfig,
+    max_pixels: int = 12000,
 ) -> FaceParams:
-    """Re-solve (alpha_alb, gamma) in closed form for fixed geometry on all visible face pixels.
+    """Re-solve (alpha_alb, gamma) in closed form for fixed geometry on the visible face pixels.
 
     Args:
         model: Morphable model.
         params: Current parameters (pose in ``image`` pixels).
         image: ``[H, W, 3]`` float RGB in [0, 1].
         cfg: Settings.
+        max_pixels: Random subset size when the face covers more pixels.
 
     Returns:
         Parameters with new ``alpha_alb`` and ``gamma``.
@@ -678,6 +695,9 @@ def refit_albedo_light(
         raise RuntimeError("no visible face pixels to solve albedo and light")
     frags: Fragments = rend["fragments"]
     rows, cols = np.nonzero(mask)
+    if len(rows) > max_pixels:
+        pick = np.random.default_rng(cfg.seed + 1).choice(len(rows), max_pixels, replace=False)
+        rows, cols = rows[pick], cols[pick]
     dt = torch.float64
     tid = torch.from_numpy(frags.triangle_id[rows, cols].astype(np.int64))
     smp = _Sampler(
@@ -692,7 +712,7 @@ def refit_albedo_light(
         torch.from_numpy(image[rows, cols].astype(np.float64)),
         sh_basis(nrm),
         smp.gather(model.mean_albedo.to(dt)),
-        smp.gather(model.albedo_basis.to(dt).reshape(model.n_alb, n_v, 3)),
+        smp.gather(model.albedo_basis.to(dt).reshape(model.n_alb, n_v, 3).permute(1, 2, 0)),
         torch.as_tensor(np.asarray(params.gamma, np.float64)),
         torch.as_tensor(np.asarray(params.alpha_alb, np.float64)),
         cfg,
