@@ -709,7 +709,10 @@ class Tracker:
         assert prev is not None and self._prev_landmarks is not None
         assert self._prev_vertices is not None
         t0 = time.perf_counter()
-        box = self._box(self._prev_landmarks, image.shape)
+        try:
+            box = self._box(self._prev_landmarks, image.shape)
+        except ValueError as exc:  # degenerate landmarks or a box off the image
+            return self._lose(f"no usable tracking crop ({exc})", timings)
         crop = crop_image(image, box, TRACK_SIZE)
         timings["crop"] += (time.perf_counter() - t0) * 1e3
 
