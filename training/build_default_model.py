@@ -822,7 +822,9 @@ def expression_blendshapes(mesh: Mesh) -> tuple[list[str], np.ndarray, np.ndarra
     add("lips_part", vec(dy=3.0 * lips_upper - 4.0 * lips_lower))
     add("pucker", vec(dx=-0.35 * (x - mouth_c[0]) * g_lips, dz=9.0 * g_lips))
     add("funnel", vec(dy=2.5 * lips_upper - 2.5 * lips_lower, dz=6.0 * g_lips))
-    add("lip_press", vec(dy=-1.5 * lips_upper + 1.5 * lips_lower, dz=-2.0 * g_lips))
+    # Lip press: the red of the lips rolls in (back), the skin around bulges slightly.
+    vermilion = g_lips * np.exp(-0.5 * ((y - y_lip) / 5.0) ** 2)
+    add("lip_press", vec(dz=-3.0 * vermilion + 1.0 * (g_lips - vermilion)))
     add("mouth_sideways", vec(dx=7.0 * g_lips))
     add(
         "chin_raise",
@@ -843,7 +845,10 @@ def expression_blendshapes(mesh: Mesh) -> tuple[list[str], np.ndarray, np.ndarra
         add(f"lip_stretch_{side}", vec(dx=sx * 8.0 * g_c, dz=-2.0 * g_c))
         add(
             f"dimpler_{side}",
-            vec(dx=sx * 3.0 * g_c, dz=-3.0 * _gauss(p, c + np.array([sx * 6.0, 0, 0]), 8.0)),
+            vec(
+                dx=sx * 1.0 * _gauss(p, c, 6.0),
+                dz=-3.5 * _gauss(p, c + np.array([sx * 7.0, -2.0, 0]), 5.0),
+            ),
         )
         half = _smoothstep(0.5 + sx * x / 12.0)  # one side of the mouth
         add(
@@ -892,20 +897,22 @@ def expression_blendshapes(mesh: Mesh) -> tuple[list[str], np.ndarray, np.ndarra
         top = lm[eye_i[1:3]].mean(0)
         bottom = lm[eye_i[4:6]].mean(0)
         gap = top[1] - bottom[1] + 1.0
-        ex = np.array([15.0, 1.0, 1.0])
         lid_x = np.exp(-0.5 * ((x - eye_c[0]) / 13.0) ** 4)
         lid_up = (
             lid_x * _smoothstep((y - bottom[1]) / (gap)) * _smoothstep((top[1] + 9.0 - y) / 6.0)
         )
         add(f"eye_close_{side}", vec(dy=-gap * lid_up, dz=1.0 * lid_up))
-        add(f"eye_wide_{side}", vec(dy=2.5 * lid_up))
+        # Eye wide: the lid crease and the skin up to the brow lift (not the lid margin alone).
+        crease = (
+            lid_x * _smoothstep((y - top[1] + 1.0) / 4.0) * _smoothstep((top[1] + 14.0 - y) / 6.0)
+        )
+        add(f"eye_wide_{side}", vec(dy=2.5 * crease, dz=-0.8 * crease))
         lid_lo = (
             lid_x
             * _smoothstep((bottom[1] + 1.0 - y) / 3.0)
             * _smoothstep((y - bottom[1] + 10.0) / 6.0)
         )
         add(f"lower_lid_raise_{side}", vec(dy=2.5 * lid_lo, dz=0.5 * lid_lo))
-        del ex
     add(
         "nostril_flare",
         vec(
@@ -922,8 +929,9 @@ def expression_model(mesh: Mesh) -> tuple[np.ndarray, np.ndarray, dict]:
     """Expression basis: designed blendshapes, then localised smooth residual modes.
 
     Residual modes: Laplacian eigenfunctions of the grid multiplied by soft masks of the mouth,
-    brow and eye regions, in x/y/z, with RMS sigma decaying from 1.0 mm, filling the basis up to
-    :data:`N_EXP`.
+    brow and eye regions, in x/y/z, orthogonalised against the designed blendshapes and reduced
+    to their leading principal directions, with RMS sigma decaying from 0.25 mm, filling the
+    basis up to :data:`N_EXP`.
 
     Args:
         mesh: Template.
@@ -946,19 +954,27 @@ def expression_model(mesh: Mesh) -> tuple[np.ndarray, np.ndarray, dict]:
     phi, _ = grid_laplacian_modes(mesh, 12)
     # Residual fields on the slit mesh: lower-lip copies get the jaw-side value of phi, the
     # same as their originals: they only differ through the mouth region weight below.
-    res = []
-    k = 0
-    while len(res) < n_res:
-        reg = regions[k % 3]
-        j = (k // 3) % phi.shape[0]
-        axis = (k // (3 * phi.shape[0])) % 3
-        fld = np.zeros_like(p)
-        fld[:, [1, 2, 0][axis]] = reg * phi[j]
-        res.append(fld)
-        k += 1
-    res_arr = np.stack(res)
-    res_norm = np.linalg.norm(res_arr.reshape(n_res, -1), axis=1)
-    res_dirs = res_arr / res_norm[:, None, None]
+    # Candidates: every region x eigenfunction x axis (y, z, x), weighted so that earlier
+    # (smoother) eigenfunctions and the y/z axes dominate; the designed span is projected out
+    # and the leading principal directions of what remains are kept (orthonormal,
+    # well-conditioned, complementary to the blendshapes).
+    cands, weights = [], []
+    for axis_rank, axis in enumerate((1, 2, 0)):
+        for j in range(phi.shape[0]):
+            for reg in regions:
+                fld = np.zeros_like(p)
+                fld[:, axis] = reg * phi[j]
+                cands.append(fld.reshape(-1) / np.linalg.norm(fld))
+                weights.append(1.0 / ((1.0 + j / 4.0) * (1.0 + 0.5 * axis_rank)))
+    cand = np.stack(cands, 1) * np.array(weights)[None, :]  # [3N, M]
+    q_designed, _ = np.linalg.qr(dirs.reshape(len(names), -1).T)
+    cand = cand - q_designed @ (q_designed.T @ cand)
+    u, _, _ = np.linalg.svd(cand, full_matrices=False)
+    u = u[:, :n_res]
+    for i in range(n_res):  # deterministic signs
+        jmax = np.argmax(np.abs(u[:, i]))
+        u[:, i] *= np.sign(u[jmax, i])
+    res_dirs = u.T.reshape(n_res, *p.shape)
     n = p.shape[0]
     res_sig = np.array([1.0 / (1.0 + i / 6.0) for i in range(n_res)]) * np.sqrt(n) * 0.25
     basis = np.concatenate([dirs, res_dirs])
