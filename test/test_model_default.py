@@ -157,3 +157,15 @@ def test_morphable_model_on_default(model: FaceModelData) -> None:
     assert v.shape == (4, model.n_vertices, 3)
     assert elapsed < 0.5
     np.testing.assert_allclose(v[0].numpy(), model.mean_shape, atol=1e-4)
+
+
+def test_expression_basis_is_well_conditioned(model: FaceModelData) -> None:
+    e = model.exp_basis.reshape(model.n_exp, -1)
+    s = np.linalg.svd(e, compute_uv=False)
+    assert s[0] / s[-1] < 100.0  # no two components (nearly) the same motion
+    names = model.metadata["expression"]["designed_blendshapes"]
+    assert len(names) == len(set(names)) and names[0] == "jaw_open"
+    idx = model.landmark_indices
+    pucker = _exp(model, "pucker")
+    assert pucker[idx[51], 2] > 1.0 and pucker[idx[57], 2] > 1.0  # lips forward
+    assert np.abs(pucker[idx[[17, 26, 36, 45]]]).max() < 0.1
