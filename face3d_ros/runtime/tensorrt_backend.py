@@ -10,7 +10,8 @@ Two sources, chosen by the weight file's suffix:
   GPU model, TensorRT version and weight file. Engines are not portable across GPUs or TensorRT
   versions, hence the key.
 * ``.pt`` (checkpoint): the :mod:`face3d_ros.nets` module is compiled with ``torch_tensorrt``
-  (dynamo IR) at construction time (not cached).
+  (dynamo IR) by :func:`face3d_ros.nets.tensorrt.build_tensorrt_engine`, cached in the same
+  cache root per checkpoint sha256, GPU name and TensorRT version.
 
 Without a CUDA device the constructor raises ``RuntimeError("TensorRT backend needs a CUDA
 device (none found)")``; without the libraries it raises a ``RuntimeError`` that names the
@@ -90,7 +91,7 @@ class TensorRTBackend:
         net: ``coarse``, ``tracking`` or ``fine``.
         io: Input/output names and the per-sample input shape.
         meta: The verified sidecar (``.onnx``) or checkpoint header (``.pt``).
-        engine_path: The cached engine (``.onnx`` source only, else None).
+        engine_path: The cached engine file.
     """
 
     kind = "tensorrt"
@@ -145,7 +146,7 @@ class TensorRTBackend:
         if suffix == ".onnx":
             self._init_engine(net, model, check_hash, cache_dir, fp16, max_batch)
         elif suffix == ".pt":
-            self._init_torch_tensorrt(net, model, fp16, max_batch)
+            self._init_torch_tensorrt(net, model, fp16, max_batch, cache_dir)
         else:
             raise WeightFileError(
                 f"the tensorrt backend needs an .onnx or .pt file, got {self.weights_path}"
@@ -256,33 +257,36 @@ class TensorRTBackend:
 
     # -- .pt -> torch_tensorrt -----------------------------------------------------------------
 
-    def _init_torch_tensorrt(self, net: str | None, model: Any, fp16: bool, max_batch: int) -> None:
+    def _init_torch_tensorrt(
+        self,
+        net: str | None,
+        model: Any,
+        fp16: bool,
+        max_batch: int,
+        cache_dir: str | os.PathLike[str] | None,
+    ) -> None:
         try:
-            import torch_tensorrt
+            import torch_tensorrt  # noqa: F401  (availability check with a clear message)
         except ImportError as exc:
             raise RuntimeError(
                 "TensorRT backend for .pt checkpoints needs torch-tensorrt "
                 "(torch_tensorrt not installed)"
             ) from exc
-        from face3d_ros.nets.heads import Denormalized
+        from face3d_ros.nets.tensorrt import build_tensorrt_engine
         from face3d_ros.nets.weights import load_checkpoint
 
-        torch = self._torch
-        module, ckpt = load_checkpoint(self.weights_path, net=net, model=model)
+        _, ckpt = load_checkpoint(self.weights_path, net=net, model=model)
         self.meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
         self.net = str(ckpt["net"])
         self.io = NetIO.for_net(self.net)
-        wrapped = Denormalized(module).eval().to(self.device)
-        c, h, w = self.io.input_shape
-        spec = torch_tensorrt.Input(
-            min_shape=(1, c, h, w),
-            opt_shape=(1, c, h, w),
-            max_shape=(max_batch, c, h, w),
-            dtype=torch.float32,
-        )
-        precisions = {torch.float16, torch.float32} if fp16 else {torch.float32}
-        self._compiled = torch_tensorrt.compile(
-            wrapped, ir="dynamo", inputs=[spec], enabled_precisions=precisions
+        # Compiled with torch-tensorrt (dynamo) and cached as an exported program per
+        # checkpoint sha256, GPU and TensorRT version by face3d_ros.nets.tensorrt.
+        self._compiled, self.engine_path = build_tensorrt_engine(
+            self.weights_path,
+            Path(cache_dir) if cache_dir is not None else default_engine_cache_dir(),
+            model=model,
+            precision="fp16" if fp16 else "fp32",
+            max_batch=max_batch,
         )
 
     # -- common --------------------------------------------------------------------------------
