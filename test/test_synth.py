@@ -318,6 +318,36 @@ def test_cli_resume_shard_and_overwrite(fits_dir: pathlib.Path, tmp_path: pathli
     assert len(ShardDataset(sharded / "coarse")) == 2
 
 
+def test_resume_refuses_changed_fits(
+    fits_dir: pathlib.Path, model: MorphableModel, tmp_path: pathlib.Path
+) -> None:
+    """A dataset made from other versions of the fits is not silently extended."""
+    import shutil
+
+    from training.synth.__main__ import main
+
+    fits = tmp_path / "fits"
+    shutil.copytree(fits_dir, fits)
+    args = [
+        "tracking",
+        "--fits",
+        str(fits),
+        "--out",
+        str(tmp_path / "ds"),
+        "--model",
+        "synthetic",
+        "--per-photo",
+        "1",
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    meta = json.loads((fits / "face1.fit.json").read_text())
+    meta["residuals"] = {"refit": 1.0}
+    (fits / "face1.fit.json").write_text(json.dumps(meta))
+    assert main(args) == 2
+    assert main([*args, "--overwrite"]) == 0
+
+
 def test_motion_model_round_trip() -> None:
     """The shipped motion file loads, states its source, and pose deltas invert exactly."""
     motion = MotionModel.load()

@@ -12,6 +12,7 @@ after an interruption, running the same command again resumes after the last fin
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import pathlib
 import time
@@ -153,13 +154,20 @@ def run_synthesis(
         config["tracking"] = dataclasses.asdict(tracking_cfg)
         config["motion"] = motion.to_dict()
     config = _jsonable(config)
+    from training.inverse_render.fit_result import fit_paths, load_fit
+
     root = dataset_root(out, kind, shard)
+    digests = {
+        n: hashlib.sha256(fit_paths(fits_dir, n)["json"].read_bytes()).hexdigest()[:16]
+        for n in names
+    }
     attrs = {
         "model_id": model.data.model_id,
         "dims": {"n_id": model.n_id, "n_exp": model.n_exp, "n_alb": model.n_alb},
         "generator": f"training.synth.{kind}",
         "config": config,
         "fits": str(fits_dir),
+        "fit_digests": digests,
     }
     append = (root / INDEX_NAME).exists() and not overwrite
     if append:
@@ -169,8 +177,14 @@ def run_synthesis(
                 f"{root} was generated with other settings/model; pass overwrite=True "
                 "(--overwrite) to regenerate it"
             )
-    from training.inverse_render.fit_result import fit_paths, load_fit
-
+        changed = sorted(
+            n for n, d in old.get("fit_digests", {}).items() if digests.get(n, d) != d
+        )
+        if changed:
+            raise ValueError(
+                f"{root}: the fits {changed} changed since this dataset was generated; pass "
+                "overwrite=True (--overwrite) to regenerate it"
+            )
     fits = {n: load_fit(fit_paths(fits_dir, n)["json"]) for n in names}
     rms = {n: coefficient_rms(f.params) for n, f in fits.items()}
     rejected = []
