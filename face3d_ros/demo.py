@@ -10,7 +10,9 @@ What happens, with no camera and no ROS install beyond this package's environmen
 
 1. ``face3d_node`` is started as a separate process, exactly as a launch file would start it:
    ``python -m face3d_ros.node.face3d_node --ros-args --params-file config/face3d.yaml
-   -r image:=/camera/image_raw -r camera_info:=/camera/camera_info``.
+   -r image:=/camera/image_raw -r camera_info:=/camera/camera_info`` plus the QoS override
+   ``qos_overrides./camera/image_raw.subscription.reliability:=reliable`` (the demo's
+   publisher is reliable; see docs/node.md).
 2. This process publishes the sample sequence (:mod:`face3d_ros.sample_data`: the astronaut
    photo moving, with a run of face-less frames) with CameraInfo at a fixed rate, and records
    the inputs and all of the node's outputs into a ROS 2 bag (rosbags writer; MCAP by default).
@@ -168,10 +170,14 @@ def run_demo(
         faceless_start=frames // 2, faceless_length=max(1, frames // 8),
     )
     log_path = out / "node.log"
+    # The demo's own publisher is reliable, so the node's image subscription is switched to
+    # reliable too (a QoS override parameter; the node's default is best effort, which a
+    # loaded machine's Fast DDS drops most 640x480 frames with). Depth stays 1: newest only.
     cmd = [
         sys.executable, "-m", "face3d_ros.node.face3d_node", "--ros-args",
         "--params-file", str(params_file),
-        "-r", f"image:={IMAGE_TOPIC}", "-r", f"camera_info:={INFO_TOPIC}", *node_args,
+        "-r", f"image:={IMAGE_TOPIC}", "-r", f"camera_info:={INFO_TOPIC}",
+        "-p", f"qos_overrides.{IMAGE_TOPIC}.subscription.reliability:=reliable", *node_args,
     ]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     types = {"face_params": FaceParams, "displacement": Image, "coarse_depth": Image,
