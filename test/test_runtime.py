@@ -190,6 +190,19 @@ def test_tensorrt_without_cuda(weights_dir):
         NetBundle.load(weights_dir, backend="tensorrt", model=make_synthetic_model())
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error paths")
+def test_cuda_device_without_cuda(weights_dir):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        with pytest.raises(RuntimeError, match="onnxruntime-gpu"):
+            create_backend("onnxruntime", weights_dir / "coarse.onnx", device="cuda")
+    with pytest.raises(RuntimeError, match="needs a CUDA device"):
+        create_backend("torch", weights_dir / "coarse.pt", device="cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        create_backend("onnxruntime", weights_dir / "coarse.onnx", device="tpu")
+
+
 def test_tensorrt_missing_libraries(weights_dir, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setitem(sys.modules, "torch_tensorrt", None)  # makes `import` raise ImportError
