@@ -19,7 +19,7 @@ import torch
 
 from face3d_ros.model.synthetic import make_synthetic_model
 from face3d_ros.nets.weights import WeightFileError
-from face3d_ros.runtime import NetBundle, create_backend, weight_file
+from face3d_ros.runtime import InferenceBackend, NetBundle, create_backend, weight_file
 from face3d_ros.runtime.tensorrt_backend import engine_cache_path
 
 NETS = ("coarse", "tracking", "fine")
@@ -79,6 +79,7 @@ def test_onnx_matches_torch(weights_dir, model, net):
     ort_b = create_backend("onnxruntime", weights_dir / f"{net}.onnx", threads=2, model=model)
     torch_b = create_backend("torch", weights_dir / f"{net}.pt", model=model)
     assert ort_b.net == torch_b.net == net
+    assert isinstance(ort_b, InferenceBackend) and isinstance(torch_b, InferenceBackend)
     inputs = _input(ort_b, batch=2)
     a = ort_b.run(inputs)[ort_b.io.output_name]
     b = torch_b.run(inputs)[torch_b.io.output_name]
