@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from face3d_ros.render._jit import lazy_njit
 from face3d_ros.render.rasterizer import Fragments
 
 __all__ = ["interpolate", "interpolate_np", "pixel_barycentrics"]
@@ -248,11 +249,48 @@ def interpolate_np(
             f"expected attributes [N, C] with fragments [H, W], got {list(attr.shape)} and "
             f"{list(tid.shape)}"
         )
-    mask = tid >= 0
-    out = np.full((*tid.shape, attr.shape[1]), background, np.float32)
-    vids = tri[tid[mask]]
-    if vids.size and vids.max() >= attr.shape[0]:
+    if np.shape(fragments.barycentric) != (*tid.shape, 3):
+        raise ValueError(f"fragments.barycentric must be {[*tid.shape, 3]}")
+    n_tri = tri.shape[0]
+    if tid.size and tid.max() >= n_tri:
+        raise ValueError("fragments reference triangles beyond the given triangle list")
+    if tri.size and (tri.min() < 0 or tri.max() >= attr.shape[0]):
         raise ValueError(f"triangle indices out of range for {attr.shape[0]} vertices")
-    bary = np.asarray(fragments.barycentric)[mask]
-    out[mask] = np.einsum("pk,pkc->pc", bary, attr[vids])
+    out = np.full((*tid.shape, attr.shape[1]), background, np.float32)
+    lazy_njit(_interp_kernel)(
+        np.ascontiguousarray(attr),
+        np.ascontiguousarray(tri, dtype=np.int64),
+        np.ascontiguousarray(tid, dtype=np.int32),
+        np.ascontiguousarray(fragments.barycentric, dtype=np.float32),
+        out,
+    )
     return out
+
+
+def _interp_kernel(
+    attr: np.ndarray, tris: np.ndarray, tid: np.ndarray, bary: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover - compiled by numba (tested through interpolate_np)
+    """Blend ``attr`` [N, C] into ``out`` [H, W, C] at covered pixels (numba kernel).
+
+    Args:
+        attr: [N, C] float32 vertex attributes.
+        tris: [F, 3] int64 triangles.
+        tid: [H, W] int32 triangle ids (-1 = background; all < F, checked by the caller).
+        bary: [H, W, 3] float32 barycentrics.
+        out: [H, W, C] float32 output, pre-filled with the background value.
+    """
+    h, w = tid.shape
+    n_ch = attr.shape[1]
+    for i in range(h):
+        for j in range(w):
+            f = tid[i, j]
+            if f < 0:
+                continue
+            a = tris[f, 0]
+            b = tris[f, 1]
+            c = tris[f, 2]
+            w0 = bary[i, j, 0]
+            w1 = bary[i, j, 1]
+            w2 = bary[i, j, 2]
+            for k in range(n_ch):
+                out[i, j, k] = w0 * attr[a, k] + w1 * attr[b, k] + w2 * attr[c, k]

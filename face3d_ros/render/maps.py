@@ -40,6 +40,7 @@ __all__ = [
     "render_face",
     "render_pncc",
     "render_tensors",
+    "shade_vertices",
     "vertex_visibility",
 ]
 
@@ -105,6 +106,35 @@ def _safe_unit(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     return x * torch.rsqrt(torch.clamp(sq, min=eps)) * (sq > eps).to(x.dtype)
 
 
+def shade_vertices(
+    vertices: torch.Tensor,
+    albedo: torch.Tensor,
+    gamma: torch.Tensor,
+    pose: torch.Tensor,
+    triangles: torch.Tensor | np.ndarray,
+    *,
+    return_normals: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Per-vertex colours ``albedo * sh_shading(R n)`` (differentiable).
+
+    Args:
+        vertices: [B, N, 3] model-space vertices (mm).
+        albedo: [B, N, 3] linear RGB albedo.
+        gamma: [B, 27] SH lighting in the camera frame.
+        pose: [B, 6] poses (only the angles are used).
+        triangles: [F, 3] integer vertex indices.
+        return_normals: Also return the camera-frame unit vertex normals.
+
+    Returns:
+        [B, N, 3] colours (and [B, N, 3] normals when ``return_normals``).
+    """
+    tri = torch.as_tensor(np.asarray(triangles) if isinstance(triangles, np.ndarray) else triangles)
+    tri = tri.to(device=vertices.device, dtype=torch.long)
+    normals_cam = rotate(vertex_normals(vertices, tri), pose[:, :3].to(vertices.dtype))
+    colors = albedo.to(vertices.dtype) * sh_shading(normals_cam, gamma.to(vertices.dtype))
+    return (colors, normals_cam) if return_normals else colors
+
+
 def render_tensors(
     vertices: torch.Tensor,
     albedo: torch.Tensor,
@@ -154,8 +184,7 @@ def render_tensors(
     tri = tri.to(device=vertices.device, dtype=torch.long)
     pose = pose.to(vertices.dtype)
     screen = project(vertices, pose)
-    normals_cam = rotate(vertex_normals(vertices, tri), pose[:, :3])
-    colors = albedo.to(vertices.dtype) * sh_shading(normals_cam, gamma.to(vertices.dtype))
+    colors, normals_cam = shade_vertices(vertices, albedo, gamma, pose, tri, return_normals=True)
     if fragments is None:
         fragments = rasterize_batch(
             screen.detach(), tri.cpu().numpy(), height, width, cull_backfaces=cull_backfaces
@@ -335,26 +364,32 @@ def render_face(
             torch.from_numpy(params.alpha_exp[None]).to(dev),
         )
         alb = model.albedo(torch.from_numpy(params.alpha_alb[None]).to(dev))
-        out = render_tensors(
+        pose = torch.from_numpy(params.pose[None]).to(dev)
+        screen_t = project(verts, pose)
+        colors, normals = shade_vertices(
             verts,
             alb,
             torch.from_numpy(params.gamma[None]).to(dev),
-            torch.from_numpy(params.pose[None]).to(dev),
+            pose,
             model.triangles,
-            height,
-            width,
-            cull_backfaces=cull_backfaces,
+            return_normals=True,
         )
-    frag = Fragments(*(np.asarray(x)[0] for x in out.fragments))
-    screen = out.screen_vertices[0].cpu().numpy()
+        attrs = torch.cat([colors[0], normals[0], screen_t[0, :, 2:3]], 1).cpu().numpy()
+    screen = screen_t[0].cpu().numpy()
+    tri = _triangles_np(model)
+    frag = rasterize(screen, tri, height, width, cull_backfaces=cull_backfaces)
+    maps = interpolate_np(attrs, tri, frag)  # [H, W, 7]: colour, normal, depth
+    nrm = maps[..., 3:6]
+    norm = np.linalg.norm(nrm, axis=-1, keepdims=True)
+    nrm = np.where(norm > 1e-12, nrm / np.maximum(norm, 1e-12), 0.0).astype(np.float32)
     pncc = None
     if with_pncc:
         pncc = render_pncc(model, screen, height, width, fragments=frag)
     return RenderOutput(
-        image=np.clip(out.image[0].cpu().numpy(), 0.0, 1.0).astype(np.float32),
-        mask=out.mask[0].cpu().numpy(),
-        depth=out.depth[0].cpu().numpy().astype(np.float32),
-        normals=out.normals[0].cpu().numpy().astype(np.float32),
+        image=np.clip(maps[..., :3], 0.0, 1.0),
+        mask=frag.triangle_id >= 0,
+        depth=np.ascontiguousarray(maps[..., 6]),
+        normals=nrm,
         fragments=frag,
         screen_vertices=screen,
         pncc=pncc,

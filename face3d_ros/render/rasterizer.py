@@ -32,12 +32,12 @@ Design notes:
 
 from __future__ import annotations
 
-import threading
-import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from face3d_ros.render._jit import lazy_njit
 
 __all__ = ["Fragments", "rasterize", "rasterize_batch", "warmup"]
 
@@ -152,34 +152,13 @@ def _raster_kernel(
                     bary_out[py, px, 2] = w2
 
 
-_KERNEL: Callable[..., None] | None = None
-_KERNEL_LOCK = threading.Lock()
-
-
 def _kernel() -> Callable[..., None]:
-    """Compile (once, lazily) and return the numba kernel.
+    """Return the numba kernel (compiled lazily on first use, see :mod:`._jit`).
 
     Returns:
-        The jitted kernel (compiled for the argument types on first use).
+        The jitted kernel.
     """
-    global _KERNEL  # noqa: PLW0603 - lazy compile cache, guarded by a lock
-    if _KERNEL is None:
-        with _KERNEL_LOCK:
-            if _KERNEL is None:
-                import numba
-
-                try:
-                    _KERNEL = numba.njit(cache=True, nogil=True)(_raster_kernel)
-                except RuntimeError as exc:  # numba: "cannot cache function ... no locator"
-                    warnings.warn(
-                        f"numba cannot cache the rasterizer on disk ({exc}); compiling without a "
-                        "cache (set NUMBA_CACHE_DIR to a writable folder to avoid the JIT cost "
-                        "in every process)",
-                        RuntimeWarning,
-                        stacklevel=3,
-                    )
-                    _KERNEL = numba.njit(cache=False, nogil=True)(_raster_kernel)
-    return _KERNEL
+    return lazy_njit(_raster_kernel)
 
 
 def _as_numpy(x: Any) -> np.ndarray:
@@ -318,15 +297,22 @@ def rasterize_batch(
 
 
 def warmup() -> float:
-    """Compile (or load from the disk cache) the kernel now, e.g. before a timing-critical loop.
+    """Compile (or load from the disk cache) the render kernels now.
+
+    Call it before a timing-critical loop: it runs the rasterizer and the numpy interpolation
+    kernel once on a tiny mesh.
 
     Returns:
-        Seconds spent (the JIT cost on a cold cache, milliseconds on a warm one).
+        Seconds spent (the JIT cost, about 1-3 s, on a cold cache; well under a second when
+        the compiled code is loaded from numba's disk cache).
     """
     import time
 
+    from face3d_ros.render.interpolate import interpolate_np
+
     t0 = time.perf_counter()
-    rasterize(
-        np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 3.0, 0.0]]), np.array([[0, 1, 2]]), 4, 4
-    )
+    verts = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 3.0, 0.0]])
+    tris = np.array([[0, 1, 2]])
+    frag = rasterize(verts, tris, 4, 4)
+    interpolate_np(verts.astype(np.float32), tris, frag)
     return time.perf_counter() - t0
