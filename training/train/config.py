@@ -31,7 +31,7 @@ class TrainConfig:
 
     Attributes:
         net: ``coarse``, ``tracking`` or ``fine``.
-        data: Training shard root (see ``training/datasets/shards.py``).
+        data: Training shard root(s), comma-separated (``training/datasets/shards.py``).
         val_data: Optional held-out shard root evaluated every ``val_every`` steps.
         model: Face model: ``default`` (shipped), ``synthetic`` (tests) or a ``.npz`` path.
         name: Run name; the run folder is ``<runs_dir>/<name>`` (default: the net kind).

@@ -98,7 +98,7 @@ class NetSamples(torch.utils.data.Dataset):
         """Open the shards.
 
         Args:
-            root: Shard root.
+            root: Shard root, or several roots separated by commas (read as one set).
             kind: ``coarse``, ``tracking`` or ``fine``.
             model: Face model (its dims must match the samples').
             max_pixels: Rows sampled per image for the projection losses.
@@ -109,7 +109,8 @@ class NetSamples(torch.utils.data.Dataset):
         Raises:
             ValueError: If the dataset's coefficient counts do not match the model.
         """
-        self.shards = ShardDataset(root, kind)
+        roots = [r for r in str(root).split(",") if r]
+        self.shards = ShardDataset(roots if len(roots) > 1 else roots[0], kind)
         self.kind = kind
         self.model = model
         self.max_pixels = int(max_pixels)
