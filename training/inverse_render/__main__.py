@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         from face3d_ros.model.default import load_default_model
 
         model = MorphableModel(load_default_model())
-    detector = FaceDetector(args.predictor)
+    detector: FaceDetector | None = None  # loaded on first use (--use-pts may not need it)
     cfg = InverseRenderConfig()
     if args.n_iters is not None:
         cfg.fit.n_iters = args.n_iters
@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             image = read_rgb(path)
             detection = pts_detection(path) if args.use_pts else None
+            if detection is None and detector is None:
+                detector = FaceDetector(args.predictor)
             result, overlay = inverse_render_photo(
                 image,
                 model,
