@@ -254,6 +254,38 @@ def test_bad_frames_logged_and_node_keeps_running(ros: dict[str, Any]) -> None:
     )
 
 
+def test_deactivate_frees_and_activate_reloads(ros: dict[str, Any]) -> None:
+    """Lifecycle: deactivate (tracker freed, no outputs), activate again, frames flow again."""
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+
+    from face3d_ros.sample_data import SampleSequenceConfig, sample_frame
+
+    node, executor = ros["node"], ros["executor"]
+    change = node.create_client(ChangeState, "/face3d_node/change_state")
+    get = node.create_client(GetState, "/face3d_node/get_state")
+    assert change.wait_for_service(timeout_sec=10.0) and get.wait_for_service(timeout_sec=10.0)
+
+    def call(client: Any, request: Any) -> Any:
+        future = client.call_async(request)
+        executor.spin_until_future_complete(future, timeout_sec=60.0)
+        assert future.done(), "lifecycle service did not answer"
+        return future.result()
+
+    req = ChangeState.Request()
+    req.transition.id = Transition.TRANSITION_DEACTIVATE
+    assert call(change, req).success
+    assert call(get, GetState.Request()).current_state.label == "inactive"
+    req.transition.id = Transition.TRANSITION_ACTIVATE
+    assert call(change, req).success
+    assert call(get, GetState.Request()).current_state.label == "active"
+    _spin_until(executor, ros["player"].subscribers_ready, 30.0, ros["proc"])
+    cfg = SampleSequenceConfig(n_frames=1, width=320, height=240, start_stamp=300.0,
+                               faceless_start=-1, base_scale=1.0)
+    frame = sample_frame(0, cfg)
+    assert _send(ros, frame.image, frame.stamp) is not None, "no output after re-activation"
+
+
 def test_missing_weights_is_an_error_and_node_stays_up(
     assets: list[str], tmp_path: pathlib.Path
 ) -> None:

@@ -230,7 +230,8 @@ class Face3dNode(LifecycleNode):
     def _process_pending(self) -> None:
         with self._lock:
             msg, self._pending = self._pending, None
-        if msg is None or self._tracker is None:
+        tracker = self._tracker  # a deactivation may clear the attribute meanwhile
+        if msg is None or tracker is None:
             return
         t0 = time.perf_counter()
         try:
@@ -242,7 +243,7 @@ class Face3dNode(LifecycleNode):
             self._retrigger_if_pending()
             return
         try:
-            self._process(msg, rgb)
+            self._process(msg, rgb, tracker)
         except Exception as exc:  # keep running whatever a single frame does
             self._stats.failed += 1
             self.get_logger().error(f"processing failed: {type(exc).__name__}: {exc}")
@@ -277,9 +278,9 @@ class Face3dNode(LifecycleNode):
             )
         return CameraIntrinsics.assumed_for(msg.width, msg.height, p.assumed_focal_px)
 
-    def _process(self, msg: Image, rgb: Any) -> None:
+    def _process(self, msg: Image, rgb: Any, tracker: Any) -> None:
         p = NodeParams.from_node(self)
-        result = self._tracker.step(rgb)
+        result = tracker.step(rgb)
         self._stats.set_state(published_state(result))
         header = msg.header
         model = self._model_info
