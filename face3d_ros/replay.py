@@ -194,7 +194,10 @@ def replay_bag(
     if storage not in ("mcap", "sqlite3"):
         raise ReplayError(f"storage must be mcap or sqlite3, got {storage!r}")
     values = {p.name: p.default for p in PARAMETERS}
-    unknown = set(params or {}) - set(values) - {"use_sim_time"}
+    # use_sim_time and the node's QoS overrides have no meaning for a bag replay
+    unknown = {
+        k for k in (params or {}) if not k.startswith("qos_overrides.")
+    } - set(values) - {"use_sim_time"}
     if unknown:
         raise ReplayError(f"unknown parameters: {', '.join(sorted(unknown))}")
     values.update({k: v for k, v in (params or {}).items() if k in values})
