@@ -152,3 +152,19 @@ def test_images_processed_in_stamp_order(tmp_path: pathlib.Path) -> None:
                          model_data=make_synthetic_model(), progress=False)
     assert rec.seen == sorted(order) and summary["out_of_order"] == 0
     assert summary["states"]["INITIALISING"] == len(order)
+
+
+def test_corrupt_weights_is_a_clear_error(in_bag: tuple[pathlib.Path, list[int]],
+                                          params: dict, tmp_path: pathlib.Path) -> None:
+    import shutil
+
+    from face3d_ros.runtime.bundle import default_weights_dir
+
+    src, _ = in_bag
+    wdir = tmp_path / "weights"
+    shutil.copytree(params.get("weights_dir") or default_weights_dir(), wdir)
+    data = (wdir / "coarse.onnx").read_bytes()
+    (wdir / "coarse.onnx").write_bytes(data[: len(data) // 2])  # truncated download
+    bad = dict(params, weights_dir=str(wdir))
+    with pytest.raises(ReplayError, match=r"weights .*coarse"):
+        replay_bag(src, tmp_path / "o", IMAGE_TOPIC, params=bad, progress=False)
