@@ -6,7 +6,7 @@ Paper (Guo et al.): about 8 s per frame; target here: 2 s or less on 2 CPU cores
 
 Usage::
 
-    python benchmarks/bench_inverse_render.py [--images DIR_OR_FILES ...] [--threads 2]
+    python benchmarks/bench_inverse_render.py [--images DIR_OR_FILES ...] [--threads 1]
         [--model PATH | --synthetic-model] [--repeat 1]
 
 Without ``--images`` the built-in photos (``training.builtin_photos``) are materialised into a
@@ -28,7 +28,7 @@ import numpy as np
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", nargs="+", default=None)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest)")
     ap.add_argument("--model", default=None)
     ap.add_argument("--synthetic-model", action="store_true")
     ap.add_argument("--repeat", type=int, default=1)

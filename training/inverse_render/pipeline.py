@@ -122,6 +122,9 @@ def inverse_render_photo(
     st1 = fit_model(model, crop, lm_crop, cfg.fit)
     timings["stage1"] = time.perf_counter() - t
     params_crop = st1.params
+    for key in ("alpha_id", "alpha_exp", "alpha_alb", "gamma", "pose"):
+        if not np.all(np.isfinite(getattr(params_crop, key))):
+            raise RuntimeError(f"{name}: stage 1 produced non-finite {key}")
     rend = render_face_region(model, params_crop, s, s)
     mask = rend["mask"]
 
