@@ -148,12 +148,13 @@ def camera_points_m(vertices: np.ndarray, pose: np.ndarray, cam: CameraIntrinsic
 
 def vertex_colors(model: ModelInfo, alpha_alb: np.ndarray | None) -> np.ndarray:
     """Per-vertex albedo ``[N, 3]`` in [0, 1] (mean albedo when ``alpha_alb`` is empty/None)."""
-    colors = model.mean_albedo.astype(np.float64)
-    if alpha_alb is not None and len(alpha_alb) > 0:
+    colors = model.mean_albedo
+    if alpha_alb is not None and len(alpha_alb) > 0 and np.any(alpha_alb):
         k = min(len(alpha_alb), model.albedo_basis.shape[0])
-        coeff = np.asarray(alpha_alb[:k], dtype=np.float64) * model.albedo_sigma[:k]
-        colors = colors + np.tensordot(coeff, model.albedo_basis[:k], axes=1)
-    return np.clip(colors, 0.0, 1.0)
+        coeff = np.asarray(alpha_alb[:k], dtype=np.float32) * model.albedo_sigma[:k]
+        flat = model.albedo_basis[:k].reshape(k, -1)  # float32 [K, N*3]
+        colors = colors + (coeff @ flat).reshape(colors.shape)
+    return np.clip(colors, 0.0, 1.0).astype(np.float64)
 
 
 class InitCounter:
@@ -391,20 +392,55 @@ def serialize_mesh_marker(
     )
 
 
+def _shaded_face(
+    image: np.ndarray, vertices: np.ndarray, pose: np.ndarray, model: ModelInfo,
+    alpha_alb: np.ndarray | None, opacity: float,
+) -> None:
+    """Blend the mesh, rasterised with albedo x Lambert shading (light at the camera), in place."""
+    from face3d_ros.render.rasterizer import rasterize
+
+    h, w = image.shape[:2]
+    tris = model.triangles
+    screen = project_np(np.asarray(vertices, np.float32), np.asarray(pose, np.float32))
+    frags = rasterize(screen.astype(np.float32), tris, h, w)
+    inside = frags.triangle_id >= 0
+    if not inside.any():
+        return
+    # vertex normals (area-weighted face normals), rotated into the camera's view
+    v = np.asarray(vertices, np.float64)
+    fn = np.cross(v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]])
+    idx = tris.reshape(-1)
+    fn3 = np.repeat(fn, 3, axis=0)
+    vn = np.stack([np.bincount(idx, fn3[:, c], minlength=len(v)) for c in range(3)], axis=1)
+    vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
+    R = np.asarray(euler_to_matrix_np(np.asarray(pose[:3], np.float64)), np.float64)
+    facing = np.clip((vn @ R.T)[:, 2], 0.0, 1.0)  # model z points at the camera
+    shade = 0.35 + 0.65 * facing
+    colour = vertex_colors(model, alpha_alb) ** (1.0 / 2.2) * shade[:, None]  # display gamma
+    tid = frags.triangle_id[inside]
+    bary = frags.barycentric[inside].astype(np.float64)
+    pix = np.einsum("pk,pkc->pc", bary, colour[tris[tid]])
+    blended = (1 - opacity) * image[inside] + opacity * 255.0 * np.clip(pix, 0.0, 1.0)
+    image[inside] = np.round(blended).astype(np.uint8)
+    contours, _ = cv2.findContours(inside.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(image, contours, -1, (0, 200, 255), 1, cv2.LINE_AA)
+
+
 def build_overlay(
     image_rgb: np.ndarray,
     result: Any,
     model: ModelInfo | None,
     *,
-    max_edges: int = 4000,
+    opacity: float = 0.6,
 ) -> np.ndarray:
-    """Draw the projected mesh (wireframe), the 68 landmarks and the state onto the image.
+    """Draw the reconstructed face (shaded, blended), the 68 landmarks and the state.
 
     Args:
         image_rgb: ``[H, W, 3]`` uint8 input image (not modified).
         result: ``TrackResult``.
-        model: model description (triangles); None draws landmarks and state only.
-        max_edges: at most this many triangles are drawn (evenly sub-sampled) to stay fast.
+        model: model description (triangles, albedo); None draws landmarks and state only.
+        opacity: weight of the rendered face over the image.
 
     Returns:
         ``[H, W, 3]`` uint8 RGB overlay.
@@ -414,22 +450,17 @@ def build_overlay(
     colour = {0: (255, 200, 0), 1: (0, 255, 0), 2: (255, 0, 0)}.get(state, (255, 255, 255))
     if state == 1 and result.params is not None:
         if model is not None and result.vertices is not None:
-            uvd = project_np(
-                np.asarray(result.vertices, np.float32), np.asarray(result.params.pose, np.float32)
-            )
-            tris = model.triangles
-            if len(tris) > max_edges:
-                tris = tris[:: int(math.ceil(len(tris) / max_edges))]
-            uv = np.round(uvd[:, :2]).astype(np.int32)
-            polys = [uv[t].reshape(-1, 1, 2) for t in tris]
-            cv2.polylines(out, polys, True, (0, 160, 255), 1, cv2.LINE_AA)
+            _shaded_face(out, result.vertices, np.asarray(result.params.pose), model,
+                         getattr(result.params, "alpha_alb", None), opacity)
         lm = getattr(result, "landmarks_2d", None)
         if lm is not None:
             for u, v in np.asarray(lm, dtype=np.float64).reshape(-1, 2):
                 if math.isfinite(u) and math.isfinite(v):
                     cv2.circle(out, (int(round(u)), int(round(v))), 2, (255, 255, 0), -1)
     label = f"{STATE_NAMES.get(state, str(state))} conf={float(result.confidence or 0):.2f}"
-    cv2.putText(out, label, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+    scale = max(0.5, out.shape[1] / 800.0)
+    cv2.putText(out, label, (8, int(24 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, colour,
+                max(1, int(round(scale))), cv2.LINE_AA)
     return out
 
 
