@@ -143,3 +143,15 @@ def test_input_errors() -> None:
         rasterize(v, np.array([[0, 1, 2]]), 0, 4)
     with pytest.raises(ValueError, match=r"\[B, N, 3\]"):
         rasterize_batch(v, np.array([[0, 1, 2]]), 4, 4)
+
+
+def test_no_numba_compilation_or_import_at_import_time() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys; sys.path[:0] = {sys.path!r}; "
+        "import face3d_ros.render.rasterizer, face3d_ros.render.interpolate; "
+        "assert 'numba' not in sys.modules, 'numba imported at import time'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
