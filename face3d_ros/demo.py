@@ -308,7 +308,11 @@ def run_demo(
         for key in order:
             video.write(cv2.cvtColor(overlays[key], cv2.COLOR_RGB2BGR))
         video.release()
-        picks = sorted({order[int(round(k))] for k in np.linspace(0, len(order) - 1, 12)})
+        picks = {order[int(round(k))] for k in np.linspace(0, len(order) - 1, 11)}
+        lost = [k for k in order if states.get(k) == 2]
+        if lost:  # always show one frame without a face
+            picks.add(lost[0])
+        picks = sorted(picks)
         sheet = _contact_sheet([(index_of.get(k, -1), overlays[k], names.get(states.get(k, -1),
                                  "?")) for k in picks])
         cv2.imwrite(str(out / "contact_sheet.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
