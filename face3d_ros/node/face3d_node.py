@@ -53,8 +53,7 @@ from face3d_ros.node.parameters import NodeParams, declare_parameters, invalid_p
 from face3d_ros.node.stats import FrameStats
 from face3d_ros.node.tracking import TrackerLoadError, load_tracker
 
-__all__ = ["Face3dNode", "main"]
-
+__all__ = ["Face3dNode", "main", "sensor_qos"]
 
 
 def sensor_qos() -> QoSProfile:
