@@ -14,10 +14,11 @@ For every target fit and sample ``k``:
    ``Omega`` = target face mask AND valid source, eroded by ``erode`` pixels: the result's
    gradients inside ``Omega`` are ``s_d`` times the source's, and it equals the target's own
    displacement on and outside the border of ``Omega``;
-4. shade the target crop with the transferred details: coarse normals (interpolated from the
-   mesh) bumped by the gradient of the displacement in crop pixels, times the fit's blended
-   albedo map, under a random SH light (ambient + a directional band-1 term + weak band 2);
-   convert to gray and composite over the gray photo crop.
+4. shade the target crop with the transferred details as stage 2 of the inverse rendering models
+   them (normals by central differences of the fit's coarse depth plus the displacement converted
+   to crop pixels, ``d = D * s / n_z``), times the fit's blended albedo map, under a random SH
+   light (ambient relative to the fitted light's level + a directional band-1 term + weak band
+   2); convert to gray and composite over the gray photo crop.
 
 Sample (architecture ``fine`` keys, 256 x 256): ``gray``, ``coarse_depth`` (the fit's, crop
 pixels, 0 outside), ``mask`` (the fit's face mask), ``displacement`` (the transferred map, mm).
@@ -63,7 +64,7 @@ class FineConfig:
         per_photo: Samples per target fit.
         scale_range: ``s_d`` uniform in this range (paper: 0.7 - 1.3).
         erode: Erosion of Omega in pixels (keeps its border inside valid target data).
-        ambient_range: Ambient light level range.
+        ambient_range: Ambient level range, relative to the target fit's fitted ambient level.
         directional_range: Strength of the directional (band 1) term relative to the ambient.
         band2_std: Std of the band-2 coefficients relative to the ambient.
         tint: Per-channel light colour factors uniform in ``[1 - tint, 1 + tint]``.
@@ -73,19 +74,24 @@ class FineConfig:
     per_photo: int = 20
     scale_range: tuple[float, float] = (0.7, 1.3)
     erode: int = 2
-    ambient_range: tuple[float, float] = (0.6, 1.1)
+    ambient_range: tuple[float, float] = (0.7, 1.2)
     directional_range: tuple[float, float] = (0.1, 0.8)
     band2_std: float = 0.08
     tint: float = 0.1
     p_self: float = 0.1
 
 
-def random_sh_light(rng: np.random.Generator, cfg: FineConfig) -> np.ndarray:
+def random_sh_light(
+    rng: np.random.Generator, cfg: FineConfig, reference: np.ndarray | None = None
+) -> np.ndarray:
     """Draw an SH light: ambient, one directional term from the camera side, weak band 2.
 
     Args:
         rng: Random stream.
         cfg: Settings.
+        reference: [27] a fitted light whose per-channel ambient level scales the drawn one
+            (keeps the photo's exposure and colour balance: fitted albedo and light share an
+            arbitrary scale); None: the unit ambient of ``default_gamma``.
 
     Returns:
         [27] float32 gamma (3 channels x 9, architecture layout).
@@ -100,6 +106,10 @@ def random_sh_light(rng: np.random.Generator, cfg: FineConfig) -> np.ndarray:
     basis = sh_basis_np(dirs.astype(np.float64))
     rms = np.sqrt((basis**2).mean(0))
     g0 = np.asarray(default_gamma(), dtype=np.float64).reshape(3, 9)
+    level = np.ones(3)
+    if reference is not None:
+        level = np.asarray(reference, np.float64).reshape(3, 9)[:, 0] / g0[:, 0]
+        level = np.maximum(level, 1e-3)
     amb = rng.uniform(*cfg.ambient_range)
     d = rng.normal(size=3)
     d[2] = abs(d[2]) + 0.5  # light from the camera side
@@ -111,16 +121,17 @@ def random_sh_light(rng: np.random.Generator, cfg: FineConfig) -> np.ndarray:
     tint = rng.uniform(1 - cfg.tint, 1 + cfg.tint, size=3)
     gamma = np.zeros((3, 9))
     for c in range(3):
-        gamma[c] = coeffs * tint[c]
-        gamma[c, 0] = g0[c, 0] * amb * tint[c]
+        gamma[c] = coeffs * tint[c] * level[c]
+        gamma[c, 0] = g0[c, 0] * amb * tint[c] * level[c]
     return gamma.reshape(27).astype(np.float32)
 
 
 def _target_geometry(target: PhotoFit, model: Any) -> dict[str, np.ndarray]:
-    """Rasterise the target mesh in its fit crop: fragments, coarse normals, crop pose."""
+    """Rasterise the target mesh in its fit crop; coarse depth (extended) and its normals."""
     from face3d_ros.geometry.crop import pose_to_crop
     from face3d_ros.geometry.normals import vertex_normals
     from face3d_ros.geometry.rotation import euler_to_matrix_np
+    from training.inverse_render.displacement import extend_depth, normals_from_depth
 
     fit = target.fit
     if int(fit.crop_size) != FINE_SIZE:
@@ -136,7 +147,15 @@ def _target_geometry(target: PhotoFit, model: Any) -> dict[str, np.ndarray]:
     normals = interpolate_np(n_model @ rot.T, tris, frags)
     norm = np.linalg.norm(normals, axis=-1, keepdims=True)
     normals = np.where(norm > 1e-8, normals / np.maximum(norm, 1e-8), np.float32([0, 0, 1]))
-    return {"fragments": frags, "normals": normals.astype(np.float32), "pose": pose_c}
+    mask = np.asarray(fit.arrays["face_mask"]) > 0
+    depth_ext = extend_depth(np.asarray(fit.arrays["coarse_depth"], np.float64), mask)
+    return {
+        "fragments": frags,
+        "normals": normals.astype(np.float32),
+        "pose": pose_c,
+        "depth_ext": depth_ext,
+        "depth_normals": normals_from_depth(depth_ext),
+    }
 
 
 def source_in_target(
@@ -213,7 +232,7 @@ def make_fine_sample(
     pick = int(rng.integers(0, max(len(others), 1)))
     src = target.fit if use_self else others[pick]
     scale = float(rng.uniform(*cfg.scale_range))
-    gamma = random_sh_light(rng, cfg)
+    gamma = random_sh_light(rng, cfg, reference=target.params.gamma)
 
     arr = target.fit.arrays
     mask = np.asarray(arr["face_mask"]) > 0
@@ -226,14 +245,14 @@ def make_fine_sample(
     disp = poisson_transfer(own, src_disp, omega, scale) if omega.any() else own.copy()
     disp = np.where(mask, disp, 0.0).astype(np.float32)
 
-    # shading with details: bump the coarse normals by the displacement gradient (crop pixels)
-    normals = geo["normals"]
-    s_crop = float(geo["pose"][5])
-    d_px = disp * s_crop / np.maximum(normals[..., 2], 0.3)
-    dz_dv, dz_du = np.gradient(d_px)
-    bumped = normals + np.stack([-dz_du, dz_dv, np.zeros_like(dz_du)], -1)
-    bumped /= np.maximum(np.linalg.norm(bumped, axis=-1, keepdims=True), 1e-8)
-    shade = sh_shading_np(bumped[mask], gamma)
+    # shading with details, as stage 2 of the inverse rendering models it: normals by central
+    # differences of (coarse depth + displacement in crop pixels along the view axis)
+    from training.inverse_render.displacement import extend_depth, normals_from_depth
+
+    z0, n0 = geo["depth_ext"], geo["depth_normals"]
+    d_px = disp * float(geo["pose"][5]) / np.maximum(n0[..., 2], 0.3)
+    normals = normals_from_depth(extend_depth(np.where(mask, z0 + d_px, 0.0), mask))
+    shade = sh_shading_np(normals[mask].astype(np.float32), gamma)
     albedo = np.asarray(arr["albedo_map"], dtype=np.float32)
     face = np.zeros((FINE_SIZE, FINE_SIZE), np.float32)
     face[mask] = gray(np.clip(albedo[mask] * shade, 0.0, 1.0))
