@@ -107,3 +107,24 @@ def test_crop_image_dtypes_and_channels() -> None:
     assert many.shape == (20, 20, 6)
     with pytest.raises(ValueError, match="out_size"):
         crop_image(img, box, 0)
+
+
+def test_antialiasing_when_shrinking() -> None:
+    # Stripes of period 4.2 px shrunk 4x: without low-pass they alias into a slow high-contrast
+    # beat, with it the crop is close to the mean grey. Geometry (where a blob lands) is kept.
+    ii, jj = np.mgrid[0:400, 0:400]
+    checker = (0.5 + 0.5 * np.sin(2 * np.pi * jj / 4.2)).astype(np.float32)
+    box = CropBox(0.3, 0.7, 320.0)
+    smooth = crop_image(checker, box, 80)
+    aliased = crop_image(checker, box, 80, antialias=False)
+    assert np.abs(smooth[5:-5, 5:-5] - 0.5).max() < 0.06
+    assert np.abs(aliased[5:-5, 5:-5] - 0.5).max() > 0.3
+    blob = np.zeros((400, 400), np.float32)
+    blob[196:204, 116:124] = 1.0  # centre (119.5, 199.5)
+    c = crop_image(blob, box, 80)
+    ii, jj = np.nonzero(c > 0.01)
+    wts = c[ii, jj]
+    centre = np.array([(jj * wts).sum(), (ii * wts).sum()]) / wts.sum()
+    np.testing.assert_allclose(centre, points_to_crop([119.5, 199.5], box, 80), atol=0.15)
+    far = crop_image(blob, CropBox(5000.0, 5000.0, 400.0), 80)
+    assert far.shape == (80, 80) and not far.any()

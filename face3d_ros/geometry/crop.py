@@ -140,7 +140,12 @@ def crop_matrix(box: CropBox, out_size: int) -> np.ndarray:
 
 
 def crop_image(
-    image: np.ndarray, box: CropBox, out_size: int, *, interpolation: int = cv2.INTER_LINEAR
+    image: np.ndarray,
+    box: CropBox,
+    out_size: int,
+    *,
+    interpolation: int = cv2.INTER_LINEAR,
+    antialias: bool = True,
 ) -> np.ndarray:
     """Resample the box into an ``out_size`` square (zeros outside the image).
 
@@ -150,6 +155,9 @@ def crop_image(
         box: The crop box.
         out_size: Crop side in pixels.
         interpolation: OpenCV interpolation flag (bilinear by default).
+        antialias: When shrinking by more than 2x (``k = out_size / size < 0.5``), low-pass
+            the covered image region first (Gaussian, sigma = ``(1/k - 1) / 2`` image pixels)
+            so that bilinear sampling does not alias. Geometry is unchanged.
 
     Returns:
         [out_size, out_size, C] (or [out_size, out_size]) crop, dtype of the input (uint8 or
@@ -168,10 +176,30 @@ def crop_image(
     channels = img.shape[2] if img.ndim == 3 else 0
     if channels > 4:  # cv2.warpAffine handles at most 4 channels
         parts = [
-            crop_image(img[..., c], box, out_size, interpolation=interpolation)
+            crop_image(img[..., c], box, out_size, interpolation=interpolation, antialias=antialias)
             for c in range(channels)
         ]
         return np.stack(parts, -1)
+    k = box.scale(out_size)
+    if antialias and k < 0.5:
+        sigma = 0.5 * (1.0 / k - 1.0)
+        pad = int(np.ceil(3.0 * sigma)) + 2
+        h, w = img.shape[:2]
+        rx0 = max(int(np.floor(box.x0)) - pad, 0)
+        ry0 = max(int(np.floor(box.y0)) - pad, 0)
+        rx1 = min(int(np.ceil(box.x0 + box.size)) + pad, w)
+        ry1 = min(int(np.ceil(box.y0 + box.size)) + pad, h)
+        if rx0 >= rx1 or ry0 >= ry1:  # box entirely outside the image
+            shape = (int(out_size), int(out_size)) + img.shape[2:]
+            return np.zeros(shape, img.dtype)
+        img = cv2.GaussianBlur(
+            np.ascontiguousarray(img[ry0:ry1, rx0:rx1]),
+            (0, 0),
+            sigmaX=sigma,
+            sigmaY=sigma,
+            borderType=cv2.BORDER_REPLICATE,
+        )
+        m = crop_matrix(CropBox(box.x0 - rx0, box.y0 - ry0, box.size), out_size)
     out = cv2.warpAffine(
         np.ascontiguousarray(img),
         m,
