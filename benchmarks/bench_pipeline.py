@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         "  ('cpu' = process CPU time per frame, all threads: contention-robust work measure; "
-        "on 2 idle cores the wall time lies between cpu/2 and cpu)"
+        "on 2 otherwise idle cores expect a wall time of roughly cpu/2 to cpu; an estimate)"
     )
     print(f"  loadavg after: {os.getloadavg()}")
     if tmp is not None:
