@@ -289,3 +289,26 @@ def test_cli_fits_resumes_and_shards(model: MorphableModel, tmp_path: pathlib.Pa
     assert main([*args, "--n-iters", "3"]) == 0  # shard 0/1: fits face0, skips face1
     assert fit_is_complete(out, "face0") and fit_is_complete(out, "face1")
     assert (out / "face1.fit.npz").stat().st_mtime_ns == stamp
+
+
+def test_cli_all_faces_names_extra_faces(tmp_path: pathlib.Path) -> None:
+    from face3d_ros.detection import resolve_predictor_path
+
+    try:
+        resolve_predictor_path()
+    except FileNotFoundError:
+        pytest.skip("dlib predictor missing (apt-get install libdlib-data)")
+    import cv2
+    from skimage import data
+
+    from training.inverse_render.__main__ import main
+
+    img_dir = tmp_path / "imgs"
+    img_dir.mkdir()
+    # Two faces side by side: the astronaut's face crop, mirrored.
+    face = data.astronaut()[40:240, 120:320]
+    cv2.imwrite(str(img_dir / "two.png"), np.concatenate([face, face[:, ::-1]], 1)[..., ::-1])
+    out = tmp_path / "fits"
+    args = ["--images", str(img_dir), "--out", str(out), "--synthetic-model", "--n-iters", "2"]
+    assert main([*args, "--all-faces", "--min-score", "0.3"]) == 0
+    assert fit_is_complete(out, "two") and fit_is_complete(out, "two_face1")

