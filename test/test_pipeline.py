@@ -297,6 +297,11 @@ def test_config_validation(nets, detector):
     ):
         with pytest.raises(ValueError):
             TrackerConfig(**bad)
+    # FaceModelData is accepted (cut to the nets' dims); a model with too few components is not.
+    tracker = Tracker(TrackerConfig(use_fine=False), nets.model.data, nets, detector)
+    assert tracker.model.dims == nets.model.dims
+    with pytest.raises(ValueError):
+        Tracker(TrackerConfig(use_fine=False), make_synthetic_model(n_alb=2), nets, detector)
     no_fine = dataclasses.replace(nets, fine=None)
     with pytest.raises(ValueError, match="FineNet"):
         Tracker(TrackerConfig(use_fine=True), no_fine.model, no_fine, detector)

@@ -301,7 +301,7 @@ class Tracker:
     Args:
         config: Settings.
         model: The :class:`~face3d_ros.model.morphable.MorphableModel` the nets were trained for
-            (``nets.model``).
+            (``nets.model``); a ``FaceModelData`` is wrapped and cut to the nets' dims.
         nets: The loaded nets (:class:`~face3d_ros.runtime.bundle.NetBundle`).
         detector: A face detector with ``detect(image_rgb) -> list[Detection]`` (68 landmarks).
 
@@ -313,6 +313,13 @@ class Tracker:
         """Prepare buffers and precompute model arrays."""
         if config.use_fine and nets.fine is None:
             raise ValueError("TrackerConfig.use_fine is set but the NetBundle has no FineNet")
+        from face3d_ros.model.morphable import MorphableModel
+
+        if not isinstance(model, MorphableModel):  # FaceModelData: cut to the nets' dims
+            dims = nets.tracking.meta.get("model_dims", {}) if nets.tracking.meta else {}
+            model = MorphableModel(
+                model, n_id=dims.get("n_id"), n_exp=dims.get("n_exp"), n_alb=dims.get("n_alb")
+            )
         self.config = config
         self.model = model
         self.nets = nets
@@ -335,16 +342,15 @@ class Tracker:
                 ("d_scale", 1),
             ),
         )
-        for name, want in (("id", n_id), ("exp", n_exp)):
-            for slices, net in (
-                (self._coarse_slices, "coarse"),
-                (self._tracking_slices, "tracking"),
-            ):
-                got = slices[name].stop - slices[name].start
-                if got != want:
-                    raise ValueError(
-                        f"{net} net predicts {got} {name} coefficients, model has {want}"
-                    )
+        checks = [(self._coarse_slices, "coarse", name) for name in ("id", "exp")]
+        checks += [(self._tracking_slices, "tracking", name) for name in ("id", "exp", "alb")]
+        for slices, net, name in checks:
+            want = {"id": n_id, "exp": n_exp, "alb": n_alb}[name]
+            if name not in slices:
+                raise ValueError(f"{net} net output has no {name!r} group")
+            got = slices[name].stop - slices[name].start
+            if got != want:
+                raise ValueError(f"{net} net predicts {got} {name} coefficients, model has {want}")
         # Model arrays in numpy (the per-frame work is numpy / numba, not autograd).
         self._mean_shape = model.mean_shape.detach().cpu().numpy().astype(np.float32).reshape(-1)
         self._shape_basis = np.ascontiguousarray(
