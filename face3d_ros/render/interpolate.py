@@ -157,7 +157,12 @@ def interpolate(
     vids = _pixel_vertex_ids(tid, mask, tri, n, batched)
     bary = bary_all[mask].to(attributes.dtype)  # [P, 3]
     flat = attributes.reshape(-1, c)
-    vals = (flat[vids] * bary.unsqueeze(-1)).sum(-2)  # [P, C]
+    # Three index_selects + multiply-add: faster forward and backward than flat[vids] ([P, 3, C]).
+    vals = (
+        flat.index_select(0, vids[:, 0]) * bary[:, 0:1]
+        + flat.index_select(0, vids[:, 1]) * bary[:, 1:2]
+        + flat.index_select(0, vids[:, 2]) * bary[:, 2:3]
+    )  # [P, C]
     out = attributes.new_full((*tid.shape, c), float(background))
     return out.index_put((mask,), vals)
 

@@ -195,9 +195,12 @@ def render_tensors(
             f"{list(np.shape(fragments.triangle_id))}"
         )
     bary = pixel_barycentrics(screen, tri, fragments) if differentiable_barycentrics else None
-    image = interpolate(colors, tri, fragments, barycentric=bary)
-    normal_map = _safe_unit(interpolate(normals_cam, tri, fragments, barycentric=bary))
-    depth = interpolate(screen[..., 2:3], tri, fragments, barycentric=bary)[..., 0]
+    # One gather for all three maps: [colour 3 | normal 3 | depth 1].
+    attrs = torch.cat([colors, normals_cam, screen[..., 2:3]], -1)
+    maps = interpolate(attrs, tri, fragments, barycentric=bary)
+    image = maps[..., 0:3]
+    normal_map = _safe_unit(maps[..., 3:6])
+    depth = maps[..., 6]
     mask = torch.from_numpy(np.asarray(fragments.triangle_id) >= 0).to(vertices.device)
     return RenderTensors(image, mask, depth, normal_map, fragments, screen, colors, normals_cam)
 
