@@ -58,6 +58,7 @@ from face3d_ros.geometry.crop import (
 )
 from face3d_ros.geometry.sh import default_gamma
 from face3d_ros.params import FaceParams
+from face3d_ros.pipeline._kernels import pncc_into
 from face3d_ros.render.maps import pncc_colors, render_depth
 from face3d_ros.render.rasterizer import rasterize
 
@@ -480,16 +481,10 @@ class Tracker:
 
         Same result as :func:`face3d_ros.render.maps.render_pncc` (rasterize + barycentric
         interpolation of the PNCC colours, 0 outside), written channels-first into the network
-        input buffer with the per-triangle colours precomputed.
+        input buffer by a numba kernel with the per-triangle-corner colours precomputed.
         """
         fragments = rasterize(screen, self._triangles, TRACK_SIZE, TRACK_SIZE)
-        tid = fragments.triangle_id
-        mask = tid >= 0
-        values = np.einsum(
-            "pk,pkc->cp", fragments.barycentric[mask], self._pncc_corner_colors[tid[mask]]
-        )
-        out.fill(0.0)
-        out[:, mask] = values
+        pncc_into(fragments.triangle_id, fragments.barycentric, self._pncc_corner_colors, out)
 
     def _fill_rgb(self, buffer: np.ndarray, crop_u8: np.ndarray) -> None:
         """Write an HxWx3 uint8 crop as CHW float32 in [0, 1] into ``buffer[0, :3]``."""
