@@ -333,3 +333,23 @@ def test_tracker_load_from_config(nets, model_data, detector):
         Tracker.load(
             TrackerConfig(precision="int8"), nets.weights_dir, model=model_data, detector=detector
         )
+
+
+def test_pncc_kernel_matches_render_pncc(model_data):
+    from face3d_ros.geometry.camera import project_np
+    from face3d_ros.model.morphable import MorphableModel
+    from face3d_ros.pipeline._kernels import pncc_into
+    from face3d_ros.render.maps import pncc_colors, render_pncc
+    from face3d_ros.render.rasterizer import rasterize
+
+    model = MorphableModel(model_data)
+    pose = canonical_crop_pose(model_data, 64, around="landmarks")
+    pose[:3] = (0.1, -0.3, 0.05)
+    screen = project_np(model_data.mean_shape, pose)
+    tri = model_data.triangles.astype(np.int32)
+    frags = rasterize(screen, tri, 64, 64)
+    out = np.full((3, 64, 64), 7.0, np.float32)
+    pncc_into(frags.triangle_id, frags.barycentric, pncc_colors(model)[tri], out)
+    ref = render_pncc(model, screen, 64, 64).transpose(2, 0, 1)
+    assert np.allclose(out, ref, atol=1e-6)
+    assert (out[:, frags.triangle_id < 0] == 0).all()
