@@ -114,7 +114,8 @@ class NetBundle:
                 :func:`default_weights_dir`).
             backend: ``"onnxruntime"`` (default), ``"torch"`` or ``"tensorrt"`` (GPU only).
             device: ``"cpu"`` or ``"cuda[:N]"``.
-            threads: Intra-op CPU threads per net (None = library default).
+            threads: Intra-op CPU threads per net (None = library default; not used by the
+                tensorrt backend, whose work runs on the GPU).
             model: The face model (FaceModelData or MorphableModel). None loads the package's
                 default model, which must be the one recorded in the weights' sidecars.
             load_fine: Also load FineNet (its file must then exist).
@@ -133,7 +134,6 @@ class NetBundle:
                 trained for another face model.
             RuntimeError: The backend cannot run here.
         """
-        from face3d_ros.model.morphable import MorphableModel
         from face3d_ros.nets.weights import WeightFileError
 
         wdir = Path(weights_dir) if weights_dir is not None else default_weights_dir()
@@ -160,8 +160,6 @@ class NetBundle:
             kwargs["threads"] = threads
         else:
             kwargs["cache_dir"] = cache_dir
-        if backend == "tensorrt" and threads is not None:
-            raise ValueError("threads does not apply to the tensorrt backend")
         nets: dict[str, InferenceBackend | None] = {}
         for name in ("coarse", "tracking", "fine"):
             if name == "fine" and not load_fine:
@@ -176,8 +174,6 @@ class NetBundle:
                 )
                 raise WeightFileError(f"weight file {path} is missing{hint}")
             nets[name] = create_backend(backend, path, net=name, **kwargs)  # type: ignore[arg-type]
-        if not isinstance(morph, MorphableModel):  # pragma: no cover - _resolve_model guarantees
-            raise WeightFileError("internal error: model not resolved")
         metas = {k: v.meta for k, v in nets.items() if v is not None}
         return cls(
             coarse=nets["coarse"],  # type: ignore[arg-type]
