@@ -39,6 +39,7 @@ def make_contact_sheet(
     motion: MotionModel | None = None,
     fits_dir: str | pathlib.Path | None = None,
     n_coarse: int = 3,
+    dpi: int = 80,
     overwrite: bool = False,
 ) -> pathlib.Path:
     """Render the sheet to a PNG.
@@ -56,6 +57,7 @@ def make_contact_sheet(
         motion: The tracking set's motion model (default: shipped).
         fits_dir: Folder of the fits (for the overlay images), optional.
         n_coarse: CoarseNet samples per row.
+        dpi: Resolution of the PNG (a tile is about 1.6 inches).
         overwrite: Replace an existing file.
 
     Returns:
@@ -124,6 +126,6 @@ def make_contact_sheet(
     fig.suptitle("face3d_ros synthesised training data (rows: fitted built-in photos)", fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=dpi)
     plt.close(fig)
     return out
