@@ -379,3 +379,32 @@ def test_dataclass_configs_are_json_friendly() -> None:
     """Configs go into index.json attrs."""
     for cfg in (CoarseConfig(), FineConfig(), TrackingConfig()):
         json.dumps(dataclasses.asdict(cfg))
+
+
+def test_build_datasets_chain(fits_dir: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """The chain driver (from existing fits) writes the three sets, a summary and the sheet."""
+    from training.build_datasets import main
+
+    out = tmp_path / "datasets"
+    args = [
+        "--out",
+        str(out),
+        "--fits",
+        str(fits_dir),
+        "--model",
+        "synthetic",
+        "--per-photo",
+        "1",
+        "--sheet-rows",
+        "1",
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    for kind in ("coarse", "fine", "tracking"):
+        assert len(ShardDataset(out / kind, kind)) == 2
+    assert (out / "synth_contact_sheet.png").stat().st_size > 10_000
+    summary = json.loads((out / "build_summary.json").read_text())
+    assert summary["sets"]["tracking"]["samples"] == 2
+    assert main(args) == 2  # the sheet exists: not replaced without --overwrite-sheet
+    assert main([*args, "--overwrite-sheet"]) == 0
+    assert len(json.loads((out / "build_summary.json").read_text())["history"]) == 1

@@ -113,6 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     summary["seconds_total"] = round(time.time() - t0, 1)
     path = out / "build_summary.json"
+    history: list[Any] = []
+    if path.is_file():  # keep earlier runs (a resumed run's timings alone say little)
+        try:
+            old = json.loads(path.read_text())
+            history = [*old.pop("history", []), old]
+        except json.JSONDecodeError:
+            history = []
+    summary["history"] = history[-10:]
     path.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary["sets"], indent=1))
     print(f"summary: {path}")
