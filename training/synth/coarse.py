@@ -9,9 +9,10 @@ For every fitted photo and sample ``k`` (own random stream, see
    ``(tx, ty)`` and scale ``s`` of the fit are kept) and new expression coefficients (with
    probability ``p_exp_from_fits`` those of another fitted photo, otherwise drawn from the prior
    N(0, I), clipped);
-2. warp the photo so that the face control points (the 68 landmarks and the mesh-border vertices)
-   move from their fitted projections to their new projections, with a fixed ring of points
-   around the face (:mod:`training.synth.warp`);
+2. inpaint the fitted face region out of the photo (:func:`training.synth.common.inpaint_face`)
+   and warp the result so that the face control points (the 68 landmarks and the mesh-border
+   vertices) move from their fitted projections to their new projections, with a fixed ring of
+   points around the face (:mod:`training.synth.warp`);
 3. crop ``image_size`` pixels around the new face (landmark crop as at run time, plus a little
    random jitter) and render the face in it with the photo's own blended albedo and fitted SH
    light, composited over the warped photo.
@@ -59,6 +60,8 @@ class CoarseConfig:
         crop_jitter: Random crop shift (fraction of the crop side) and relative size change.
         ring_scale: Radius of the fixed warp ring relative to the face control points.
         max_border_points: Mesh-border vertices used as warp control points (evenly subsampled).
+        inpaint_face: Inpaint the original face region before warping the background (no ghost
+            of the original face next to the re-posed one).
     """
 
     per_photo: int = 20
@@ -73,6 +76,7 @@ class CoarseConfig:
     crop_jitter: float = 0.05
     ring_scale: float = 1.4
     max_border_points: int = 48
+    inpaint_face: bool = True
 
 
 @dataclasses.dataclass
@@ -82,7 +86,8 @@ class CoarseFrame:
     Attributes:
         params: New :class:`~face3d_ros.params.FaceParams` (pose in photo pixels).
         vertices: [N, 3] mm, the new shape (fitted identity, new expression).
-        photo: [H, W, 3] float32, the original photo.
+        photo: [H, W, 3] float32, the photo the background is warped from (the original with
+            its face region inpainted, by default).
         src_points: [M, 2] warp control points at their fitted positions (photo pixels).
         dst_points: [M, 2] the same points at the new pose.
         landmarks: [68, 2] projected model landmarks at the new pose (photo pixels).
@@ -176,7 +181,7 @@ def draw_frame(
     return CoarseFrame(
         params=params,
         vertices=vertices,
-        photo=pf.photo,
+        photo=pf.face_free_photo(model.data.triangles) if cfg.inpaint_face else pf.photo,
         src_points=src,
         dst_points=dst,
         landmarks=landmarks,

@@ -26,6 +26,7 @@ __all__ = [
     "PhotoFit",
     "boundary_vertices",
     "gray",
+    "inpaint_face",
     "interpolate_np",
     "load_photo_fit",
     "parse_shard",
@@ -236,11 +237,80 @@ class PhotoFit:
     photo: np.ndarray
     vertices: np.ndarray
     albedo: np.ndarray
+    _face_free: np.ndarray | None = dataclasses.field(default=None, repr=False)
+
+    def face_free_photo(self, triangles: np.ndarray) -> np.ndarray:
+        """The photo with the fitted face region inpainted (cached), [H, W, 3] float32.
+
+        The re-posed face does not cover exactly the original face region, so the background
+        warp starts from this copy: no second, ghost face survives next to the new one.
+
+        Args:
+            triangles: [F, 3] mesh triangles (to rasterise the fitted face's silhouette).
+        """
+        if self._face_free is None:
+            self._face_free = inpaint_face(self.photo, self.vertices, triangles, self.params.pose)
+        return self._face_free
 
     @property
     def params(self) -> Any:
         """The fitted :class:`~face3d_ros.params.FaceParams` (pose in photo pixels)."""
         return self.fit.params
+
+
+def inpaint_face(
+    photo: np.ndarray,
+    vertices: np.ndarray,
+    triangles: np.ndarray,
+    pose: np.ndarray,
+    work_size: int = 160,
+    dilate: float = 0.06,
+) -> np.ndarray:
+    """Inpaint the face silhouette of a fitted mesh out of a photo.
+
+    The face region (rasterised mesh, dilated by ``dilate`` x its size) is filled by OpenCV's
+    Telea inpainting at a working resolution where the face is about ``work_size`` pixels,
+    upsampled and pasted back inside the region only.
+
+    Args:
+        photo: [H, W, 3] float32 RGB in [0, 1].
+        vertices: [N, 3] fitted shape, mm.
+        triangles: [F, 3].
+        pose: [6] fitted pose, photo pixels.
+        work_size: Face size at the working resolution.
+        dilate: Dilation of the region relative to the face size.
+
+    Returns:
+        [H, W, 3] float32 photo with the face region replaced.
+    """
+    import cv2
+
+    from face3d_ros.geometry.camera import project_np
+
+    h, w = photo.shape[:2]
+    uv = project_np(np.asarray(vertices, np.float32), np.asarray(pose, np.float32))[:, :2]
+    size = float(np.ptp(uv, axis=0).max())
+    k = min(1.0, work_size / max(size, 1.0))
+    sw, sh = max(int(round(w * k)), 1), max(int(round(h * k)), 1)
+    small = cv2.resize(photo, (sw, sh), interpolation=cv2.INTER_AREA) if k < 1 else photo
+    pts = uv * np.array([sw / w, sh / h])
+    mask = np.zeros((sh, sw), np.uint8)
+    tri = np.asarray(triangles)
+    polys = np.round(pts[tri] * 16).astype(np.int32)  # 4 fractional bits
+    cv2.fillPoly(mask, list(polys), 255, lineType=cv2.LINE_8, shift=4)
+    r = max(int(round(dilate * size * k)), 1)
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    filled = (
+        cv2.inpaint(
+            np.clip(small * 255.0, 0, 255).astype(np.uint8), mask, 5, cv2.INPAINT_TELEA
+        ).astype(np.float32)
+        / 255.0
+    )
+    if k < 1:
+        filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+    alpha = (mask.astype(np.float32) / 255.0)[..., None]
+    return (photo * (1.0 - alpha) + filled * alpha).astype(np.float32)
 
 
 def _resolve_photo(source: str, fits_dir: pathlib.Path) -> pathlib.Path:
