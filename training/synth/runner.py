@@ -177,9 +177,7 @@ def run_synthesis(
                 f"{root} was generated with other settings/model; pass overwrite=True "
                 "(--overwrite) to regenerate it"
             )
-        changed = sorted(
-            n for n, d in old.get("fit_digests", {}).items() if digests.get(n, d) != d
-        )
+        changed = sorted(n for n, d in old.get("fit_digests", {}).items() if digests.get(n, d) != d)
         if changed:
             raise ValueError(
                 f"{root}: the fits {changed} changed since this dataset was generated; pass "
