@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--net-repeats", type=int, default=30)
     parser.add_argument(
         "--precision",
-        choices=("fp32", "int8", "both"),
+        choices=("fp32", "int8", "both", "int8-fp32fine"),
         default="both",
         help="int8: statically quantized nets (made from the fp32 ones in a temp dir if absent)",
     )
@@ -223,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     seq = SampleSequenceConfig(n_frames=args.frames, faceless_length=0)
     frames = [f.image for f in sample_sequence(seq)]
     precisions = ("fp32", "int8") if args.precision == "both" else (args.precision,)
+    if args.precision == "both":
+        precisions = ("fp32", "int8", "int8-fp32fine")
 
     print("face3d_ros pipeline benchmark")
     print(f"  weights : {weights_label}")
@@ -239,18 +241,25 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = []
     scratch: list[Path] = []
+    int8_dir: Path | None = None
     for precision in precisions:
         pdir = wdir
-        if precision == "int8" and not (wdir / "coarse.int8.onnx").is_file():
+        net_precision = "int8" if precision.startswith("int8") else "fp32"
+        fine_precision = "fp32" if precision == "int8-fp32fine" else net_precision
+        if net_precision == "int8" and int8_dir is not None:
+            pdir = int8_dir
+        elif net_precision == "int8" and not (wdir / "coarse.int8.onnx").is_file():
             pdir = _make_int8(wdir, model_data, detector, frames, threads)
             scratch.append(pdir)
+            int8_dir = pdir
             print(f"\nNOTE: INT8 nets quantized now from the fp32 ones into {pdir}")
         nets = NetBundle.load(
             pdir,
             backend=args.backend,
             threads=threads,
             model=model_data,
-            precision=precision,
+            precision=net_precision,
+            fine_precision=fine_precision,
             allow_spinning=args.spin,
         )
         for use_fine in (False, True):

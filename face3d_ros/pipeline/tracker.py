@@ -108,6 +108,7 @@ class TrackerConfig:
         threads: Intra-op threads for the nets (used when building the NetBundle; None = default).
         precision: ``"fp32"`` or ``"int8"`` (onnxruntime only; see
             :mod:`face3d_ros.runtime.quantize`), used by :meth:`Tracker.load`.
+        fine_precision: FineNet's precision when it differs from ``precision`` (None = same).
         use_fine: Run FineNet (displacement map) on every frame with a face.
         keyframe_interval: Re-anchor with the single-image CoarseNet every this many tracking
             frames (0 = never).
@@ -138,6 +139,7 @@ class TrackerConfig:
     backend: str = "onnxruntime"
     threads: int | None = 2
     precision: str = "fp32"
+    fine_precision: str | None = None
     use_fine: bool = True
     keyframe_interval: int = 0
     crop_scale: float = 1.6
@@ -162,8 +164,10 @@ class TrackerConfig:
             raise ValueError(
                 f"backend must be onnxruntime, torch or tensorrt, got {self.backend!r}"
             )
-        if self.precision not in ("fp32", "int8"):
-            raise ValueError(f"precision must be fp32 or int8, got {self.precision!r}")
+        for name in ("precision", "fine_precision"):
+            value = getattr(self, name)
+            if value not in ("fp32", "int8") and not (name == "fine_precision" and value is None):
+                raise ValueError(f"{name} must be fp32 or int8, got {value!r}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
         if self.keyframe_interval < 0:
@@ -414,6 +418,7 @@ class Tracker:
             model=model,
             load_fine=config.use_fine,
             precision=config.precision,
+            fine_precision=config.fine_precision,
         )
         if detector is None:
             from face3d_ros.detection.detector import FaceDetector

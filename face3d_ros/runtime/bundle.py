@@ -106,6 +106,7 @@ class NetBundle:
         cache_dir: str | os.PathLike[str] | None = None,
         precision: str = "fp32",
         allow_spinning: bool = False,
+        fine_precision: str | None = None,
     ) -> NetBundle:
         """Load the nets of a weights directory.
 
@@ -125,6 +126,9 @@ class NetBundle:
                 written by ``python -m face3d_ros.runtime.quantize``; never substituted
                 silently: missing INT8 files raise).
             allow_spinning: onnxruntime only: busy-waiting intra-op threads.
+            fine_precision: Precision of FineNet if different from ``precision`` (e.g. INT8
+                coarse/tracking nets with an fp32 FineNet, whose INT8 deviation is relatively
+                larger); None = ``precision``.
 
         Returns:
             The bundle.
@@ -165,11 +169,12 @@ class NetBundle:
             if name == "fine" and not load_fine:
                 nets[name] = None
                 continue
-            path = weight_file(wdir, name, backend, precision)
+            net_precision = (fine_precision or precision) if name == "fine" else precision
+            path = weight_file(wdir, name, backend, net_precision)
             if not path.is_file():
                 hint = (
                     " (make it with python -m face3d_ros.runtime.quantize)"
-                    if (precision == "int8")
+                    if (net_precision == "int8")
                     else ""
                 )
                 raise WeightFileError(f"weight file {path} is missing{hint}")
