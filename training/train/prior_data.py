@@ -459,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     from training.train.data import load_model
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # rendering is single-threaded numba/numpy
     model = MorphableModel(load_model(args.model))
     write_prior_set(
         args.out,
