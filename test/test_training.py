@@ -172,3 +172,12 @@ def test_cli_overrides_and_errors(datasets, tmp_path, capsys):
         apply_overrides(TrainConfig(), {"steps": "many"})
     with pytest.raises(FileNotFoundError, match="resume"):
         train(_config(datasets, tmp_path, "fine", name="none"), resume=True, progress=False)
+
+
+def test_several_roots_read_as_one_set(datasets):
+    from face3d_ros.model.morphable import MorphableModel
+    from training.train.data import NetSamples
+
+    model = MorphableModel(make_synthetic_model())
+    both = NetSamples(f"{datasets / 'coarse'},{datasets / 'coarse'}", "coarse", model)
+    assert len(both) == 8 and both[7]["input"].shape == (3, 224, 224)
