@@ -63,9 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--sheet-rows", type=int, default=4, help="photos on the contact sheet")
     ap.add_argument(
         "--sheet-photos",
-        default="astronaut",
-        help="comma-separated fit names shown on the contact sheet (default: the public-domain "
-        "photo only, since the sheet is meant to be published); 'all' for every fit",
+        default=None,
+        help="comma-separated fit names shown on the contact sheet, or 'all'. Default: with the "
+        "built-in photos only the public-domain ones (the sheet is meant to be published), "
+        "otherwise every fit",
     )
     ap.add_argument("--no-sheet", action="store_true")
     ap.add_argument("--overwrite", action="store_true", help="regenerate the sets")
@@ -140,6 +141,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _public_domain_builtins(photos_dir: pathlib.Path) -> str | None:
+    """Names of the public-domain built-in photos in ``photos_dir``, or None without a manifest.
+
+    The manifest ``photos.json`` is written by :mod:`training.builtin_photos` only; a user's own
+    photo folder has none, and then every fit may go on the contact sheet.
+    """
+    manifest = photos_dir / "photos.json"
+    if not manifest.is_file():
+        return None
+    entries = json.loads(manifest.read_text())
+    return ",".join(pathlib.Path(e["file"]).stem for e in entries if e.get("clean"))
+
+
 def build_sets(
     args: argparse.Namespace,
     fits_dir: pathlib.Path,
@@ -193,8 +207,12 @@ def build_sets(
                 f for f in all_fits if max(coefficient_rms(f.params).values()) <= args.max_coeff_rms
             ]
         used = [f.name for f in all_fits]
-        if args.sheet_photos != "all":
-            wanted = [n.strip() for n in args.sheet_photos.split(",") if n.strip()]
+        photos_dir = pathlib.Path(args.photos) if args.photos else out / "photos"
+        sheet_photos = args.sheet_photos
+        if sheet_photos is None and args.fits is None:
+            sheet_photos = _public_domain_builtins(photos_dir)
+        if sheet_photos is not None and sheet_photos != "all":
+            wanted = [n.strip() for n in sheet_photos.split(",") if n.strip()]
             absent = [n for n in wanted if n not in used]
             if absent:
                 raise ValueError(f"--sheet-photos: no usable fit named {absent}; fits: {used}")
