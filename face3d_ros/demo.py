@@ -41,7 +41,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DemoError", "find_config", "main", "run_demo"]
+__all__ = [
+    "DemoError",
+    "find_config",
+    "main",
+    "node_command",
+    "run_demo",
+    "sample_config",
+    "set_ros_domain",
+    "start_node",
+    "stop_node",
+    "wait_for_node",
+]
 
 OUTPUT_TOPICS = ("face_params", "displacement", "coarse_depth", "face_mesh", "overlay")
 IMAGE_TOPIC = "/camera/image_raw"
@@ -76,6 +87,100 @@ def find_config(name: str = "face3d.yaml") -> pathlib.Path:
         if path.is_file():
             return path
     raise DemoError(f"cannot find config/{name}; tried: " + ", ".join(map(str, tried)))
+
+
+def node_command(params_file: pathlib.Path, node_args: Sequence[str] = ()) -> list[str]:
+    """The command line that starts ``face3d_node`` as a launch file would.
+
+    The node gets ``params_file``, the remappings ``image:=/camera/image_raw`` and
+    ``camera_info:=/camera/camera_info`` and the QoS override that makes its image
+    subscription reliable (the sample publisher is reliable; depth stays 1, newest frame
+    only), then ``node_args`` (e.g. ``["-p", "use_fine:=false"]``).
+
+    Args:
+        params_file: node parameter YAML.
+        node_args: extra ``--ros-args`` items.
+
+    Returns:
+        ``argv`` for :func:`subprocess.Popen`.
+    """
+    return [
+        sys.executable, "-m", "face3d_ros.node.face3d_node", "--ros-args",
+        "--params-file", str(params_file),
+        "-r", f"image:={IMAGE_TOPIC}", "-r", f"camera_info:={INFO_TOPIC}",
+        "-p", f"qos_overrides.{IMAGE_TOPIC}.subscription.reliability:=reliable", *node_args,
+    ]
+
+
+def start_node(
+    params_file: pathlib.Path, node_args: Sequence[str], log_path: pathlib.Path
+) -> subprocess.Popen:
+    """Start :func:`node_command` as a separate process, stdout + stderr into ``log_path``."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with log_path.open("w") as log_file:
+        return subprocess.Popen(node_command(params_file, node_args), stdout=log_file,
+                                stderr=subprocess.STDOUT, env=env)
+
+
+def wait_for_node(
+    proc: subprocess.Popen, player: Any, executor: Any, log_path: pathlib.Path,
+    timeout: float = 120.0,
+) -> None:
+    """Spin ``executor`` until the node subscribes to the player's image topic.
+
+    Args:
+        proc: the node process (:func:`start_node`).
+        player: the :class:`face3d_ros.node.sample_player.SamplePlayer`.
+        executor: executor of the player's node.
+        log_path: the node's log file (searched for ``cannot activate``).
+        timeout: seconds to wait for the node to load its model and subscribe.
+
+    Raises:
+        DemoError: the node exited, failed to activate, or did not subscribe in time.
+    """
+    end = time.monotonic() + timeout
+    while not player.subscribers_ready():
+        executor.spin_once(timeout_sec=0.1)
+        log_text = log_path.read_text()
+        failed = proc.poll() is not None or "cannot activate" in log_text
+        if failed or time.monotonic() > end:
+            raise DemoError(f"face3d_node did not start; node.log:\n{log_text[-2000:]}")
+    time.sleep(0.5)  # let discovery settle for the output subscriptions too
+
+
+def stop_node(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGINT the node process (a clean shutdown), kill it after ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def set_ros_domain(domain_id: int | None = None) -> int:
+    """Set ``ROS_DOMAIN_ID`` for this process and the node it starts; returns it.
+
+    ``domain_id`` None: ``$ROS_DOMAIN_ID``, else ``1 + pid % 100`` (so concurrent runs do not
+    see each other). Discovery is kept on this machine unless the environment says otherwise.
+    """
+    domain = domain_id if domain_id is not None else int(
+        os.environ.get("ROS_DOMAIN_ID", 1 + os.getpid() % 100))
+    os.environ["ROS_DOMAIN_ID"] = str(domain)
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    return domain
+
+
+def sample_config(frames: int, rate: float, width: int = 640, height: int = 480) -> Any:
+    """The demo's sample sequence: ``frames`` at ``rate``, a face-less run in the middle."""
+    from face3d_ros.sample_data import SampleSequenceConfig
+
+    return SampleSequenceConfig(
+        n_frames=frames, width=width, height=height, fps=rate,
+        start_stamp=float(int(time.time())),
+        faceless_start=frames // 2, faceless_length=max(1, frames // 8),
+    )
 
 
 def _prepare_out(out: pathlib.Path, overwrite: bool) -> None:
@@ -157,29 +262,18 @@ def run_demo(
     from face3d_ros.node.conversions import image_to_numpy
     from face3d_ros.node.sample_player import SamplePlayer, camera_info_for
     from face3d_ros.replay import output_typestore
-    from face3d_ros.sample_data import SampleSequenceConfig, sample_frame
+    from face3d_ros.sample_data import sample_frame
 
     out = pathlib.Path(out)
     params_file = pathlib.Path(params_file) if params_file else find_config()
     if not params_file.is_file():
         raise DemoError(f"parameter file {params_file} does not exist")
     _prepare_out(out, overwrite)
-    cfg = SampleSequenceConfig(
-        n_frames=frames, width=width, height=height, fps=rate,
-        start_stamp=float(int(time.time())),
-        faceless_start=frames // 2, faceless_length=max(1, frames // 8),
-    )
+    cfg = sample_config(frames, rate, width, height)
     log_path = out / "node.log"
     # The demo's own publisher is reliable, so the node's image subscription is switched to
     # reliable too (a QoS override parameter; the node's default is best effort, which a
     # loaded machine's Fast DDS drops most 640x480 frames with). Depth stays 1: newest only.
-    cmd = [
-        sys.executable, "-m", "face3d_ros.node.face3d_node", "--ros-args",
-        "--params-file", str(params_file),
-        "-r", f"image:={IMAGE_TOPIC}", "-r", f"camera_info:={INFO_TOPIC}",
-        "-p", f"qos_overrides.{IMAGE_TOPIC}.subscription.reliability:=reliable", *node_args,
-    ]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
     types = {"face_params": FaceParams, "displacement": Image, "coarse_depth": Image,
              "face_mesh": Marker, "overlay": Image}
     type_names = {"face_params": "face3d_ros/msg/FaceParams", "face_mesh":
@@ -194,8 +288,7 @@ def run_demo(
     index_of: dict[tuple[int, int], int] = {}
     last_diag: dict[str, str] = {}
 
-    with log_path.open("w") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    proc = start_node(params_file, node_args, log_path)
     context = rclpy.context.Context()
     rclpy.init(args=["face3d_demo"], context=context)  # never parse this process's argv
     node = rclpy.create_node("face3d_demo", context=context)
@@ -251,14 +344,7 @@ def run_demo(
             node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10, raw=True)
             player = SamplePlayer(node, IMAGE_TOPIC, INFO_TOPIC)
 
-            end = time.monotonic() + startup_timeout
-            while not player.subscribers_ready():
-                executor.spin_once(timeout_sec=0.1)
-                log_text = log_path.read_text()
-                failed = proc.poll() is not None or "cannot activate" in log_text
-                if failed or time.monotonic() > end:
-                    raise DemoError(f"face3d_node did not start; node.log:\n{log_text[-2000:]}")
-            time.sleep(0.5)  # let discovery settle for the output subscriptions too
+            wait_for_node(proc, player, executor, log_path, startup_timeout)
             period = 1.0 / rate
             t0 = time.monotonic()
             for i in range(frames):
@@ -283,13 +369,7 @@ def run_demo(
                 if total != seen:
                     seen, last = total, time.monotonic()
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_node(proc)
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown(context=context)
@@ -364,10 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.frames < 2 or args.rate <= 0:
         ap.error("--frames must be >= 2 and --rate > 0")
-    domain = args.domain_id if args.domain_id is not None else int(
-        os.environ.get("ROS_DOMAIN_ID", 1 + os.getpid() % 100))
-    os.environ["ROS_DOMAIN_ID"] = str(domain)
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    domain = set_ros_domain(args.domain_id)
     print(f"face3d demo: ROS_DOMAIN_ID={domain}, {args.frames} frames at {args.rate} Hz "
           f"-> {args.out}", flush=True)
     try:

@@ -14,8 +14,12 @@ Lifecycle:
       false).
 
 Threading: the image callback only stores the newest message (counting those it replaces as
-dropped) and triggers a guard condition; inference runs in its own MutuallyExclusive callback
-group on a MultiThreadedExecutor, so parameter and lifecycle services stay responsive.
+dropped) and wakes the node's own inference thread (started on activate, joined on
+deactivate), so the executor's threads stay free for parameter and lifecycle services.
+Inference used to run as a guard-condition callback in a MutuallyExclusive callback group of
+the MultiThreadedExecutor; while that callback was busy the executor's wait loop spun (about
+2,000 wake-ups a second measured here, one core of Python holding the GIL), which roughly
+doubled the in-node latency on two cores.
 """
 
 from __future__ import annotations
@@ -82,7 +86,6 @@ class Face3dNode(LifecycleNode):
         """Declare parameters; nothing is loaded or subscribed before configure/activate."""
         super().__init__(node_name, **kwargs)
         declare_parameters(self)
-        self._inference_group = MutuallyExclusiveCallbackGroup()
         self._io_group = MutuallyExclusiveCallbackGroup()
         self._lock = threading.Lock()
         self._pending: Image | None = None
@@ -92,7 +95,9 @@ class Face3dNode(LifecycleNode):
         self._diag_timer = None
         self._image_sub = None
         self._camera_info: CameraInfoSource | None = None
-        self._guard = None
+        self._wake = threading.Condition(self._lock)
+        self._worker: threading.Thread | None = None
+        self._stop_worker = False
         self._tracker = None
         self._init_counter = InitCounter()
         self._model_info: ModelInfo | None = None
@@ -151,9 +156,11 @@ class Face3dNode(LifecycleNode):
             f"loaded model {self._model_info.model_id!r} ({self._model_info.n_vertices} vertices),"
             f" backend {p.backend} on {p.device}"
         )
-        self._guard = self.create_guard_condition(
-            self._process_pending, callback_group=self._inference_group
-        )
+        with self._lock:
+            self._stop_worker = False
+        self._worker = threading.Thread(target=self._inference_loop, name="face3d_inference",
+                                        daemon=True)
+        self._worker.start()
         self._image_sub = self.create_subscription(
             Image, "image", self._on_image, sensor_qos(), callback_group=self._io_group,
             qos_overriding_options=QoSOverridingOptions.with_default_policies(),
@@ -197,11 +204,17 @@ class Face3dNode(LifecycleNode):
         if self._camera_info is not None:
             self._camera_info.destroy()
             self._camera_info = None
-        if self._guard is not None:
-            self.destroy_guard_condition(self._guard)
-            self._guard = None
+        self._stop_inference_thread()
+
+    def _stop_inference_thread(self) -> None:
+        """Drop the pending frame, stop the inference thread and wait for its current frame."""
         with self._lock:
             self._pending = None
+            self._stop_worker = True
+            self._wake.notify_all()
+        worker, self._worker = self._worker, None
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
 
     def _release_outputs(self) -> None:
         for pub in self._pubs.values():
@@ -222,9 +235,17 @@ class Face3dNode(LifecycleNode):
                 self._stats.dropped += 1
             self._pending = msg
             self._stats.received += 1
-            guard = self._guard
-        if guard is not None:
-            guard.trigger()
+            self._wake.notify()
+
+    def _inference_loop(self) -> None:
+        """The inference thread: process the newest pending frame until told to stop."""
+        while True:
+            with self._lock:
+                while self._pending is None and not self._stop_worker:
+                    self._wake.wait()
+                if self._stop_worker:
+                    return
+            self._process_pending()
 
     def _process_pending(self) -> None:
         with self._lock:
@@ -233,31 +254,23 @@ class Face3dNode(LifecycleNode):
         if msg is None or tracker is None:
             return
         t0 = time.perf_counter()
+        stages: dict[str, float] = {}
         try:
             rgb = self._converter.to_rgb8(msg)
         except ValueError as exc:
             self._stats.bad += 1
             self.get_logger().error(f"rejected image (stamp {msg.header.stamp.sec}."
                                     f"{msg.header.stamp.nanosec:09d}): {exc}")
-            self._retrigger_if_pending()
             return
+        stages["decode"] = time.perf_counter() - t0
         try:
-            self._process(msg, rgb, tracker)
+            self._process(msg, rgb, tracker, stages)
         except Exception as exc:  # keep running whatever a single frame does
             self._stats.failed += 1
             self.get_logger().error(f"processing failed: {type(exc).__name__}: {exc}")
             return
-        finally:
-            self._retrigger_if_pending()
         self._stats.add_latency(time.perf_counter() - t0)
-
-    def _retrigger_if_pending(self) -> None:
-        """A guard trigger that arrived while busy may have been consumed: trigger again."""
-        with self._lock:
-            pending = self._pending is not None
-            guard = self._guard
-        if pending and guard is not None:
-            guard.trigger()
+        self._stats.add_stages(stages)
 
     def _intrinsics(self, msg: Image, p: NodeParams) -> CameraIntrinsics:
         info = None if self._camera_info is None else self._camera_info.lookup(
@@ -277,9 +290,20 @@ class Face3dNode(LifecycleNode):
             )
         return CameraIntrinsics.assumed_for(msg.width, msg.height, p.assumed_focal_px)
 
-    def _process(self, msg: Image, rgb: Any, tracker: Any) -> None:
+    def _process(self, msg: Image, rgb: Any, tracker: Any, stages: dict[str, float]) -> None:
+        """Track one frame and publish its outputs; wall seconds per stage go into ``stages``.
+
+        Stages: ``track`` (Tracker.step; its own ``timings_ms`` as ``track_<stage>``), and
+        build + publish of ``face_params``, ``depth`` (both maps), ``mesh`` and ``overlay``
+        (0 when switched off).
+        """
         p = NodeParams.from_node(self)
+        clock = time.perf_counter
+        t = clock()
         result = tracker.step(rgb)
+        stages["track"] = (t1 := clock()) - t
+        stages.update({f"track_{k}": v / 1000.0 for k, v in result.timings_ms.items()
+                       if k != "total"})
         self._stats.set_state(published_state(result))
         header = msg.header
         model = self._model_info
@@ -287,19 +311,23 @@ class Face3dNode(LifecycleNode):
             build_face_params(result, header, model, msg.width, msg.height,
                               self._init_counter.update(result))
         )
+        stages["face_params"] = (t := clock()) - t1
         if p.publish_depth:
             if result.displacement is not None:
                 self._pubs["displacement"].publish(build_depth_image(result.displacement, header))
             if result.coarse_depth is not None:
                 self._pubs["coarse_depth"].publish(build_depth_image(result.coarse_depth, header))
+        stages["depth"] = (t1 := clock()) - t
         if p.publish_mesh:
             cam = self._intrinsics(msg, p)
             self._pubs["face_mesh"].publish(
                 serialize_mesh_marker(result, header, model, cam, frame_id=p.mesh_frame)
             )
+        stages["mesh"] = (t := clock()) - t1
         if p.publish_overlay:
             overlay = build_overlay(rgb, result, model)
             self._pubs["overlay"].publish(numpy_to_image(overlay, "rgb8", header))
+        stages["overlay"] = clock() - t
         self._stats.published += 1
 
     def _publish_diagnostics(self) -> None:
@@ -339,6 +367,7 @@ def main(args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        node._stop_inference_thread()  # finish the frame in flight before tearing down
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()

@@ -40,6 +40,7 @@ class FrameStats:
         self.state = -1
         self._latencies: deque[float] = deque(maxlen=self._window)
         self._done: deque[float] = deque(maxlen=self._window)
+        self._stages: dict[str, deque[float]] = {}
 
     def set_state(self, state: int) -> None:
         """Remember the tracker state of the last processed frame."""
@@ -51,11 +52,22 @@ class FrameStats:
             self._latencies.append(seconds)
             self._done.append(time.monotonic())
 
+    def add_stages(self, seconds: dict[str, float]) -> None:
+        """Record the per-stage processing times (seconds) of one published frame."""
+        with self._lock:
+            for name, value in seconds.items():
+                self._stages.setdefault(name, deque(maxlen=self._window)).append(value)
+
     def snapshot(self) -> dict[str, object]:
-        """Current figures: counts, output rate (Hz) and mean/max latency (ms)."""
+        """Current figures: counts, output rate (Hz), mean/max latency and mean stage times (ms).
+
+        Stage keys are ``stage_<name>_ms`` (mean over the window) for every stage recorded
+        with :meth:`add_stages`.
+        """
         with self._lock:
             lat = list(self._latencies)
             done = list(self._done)
+            stages = {name: sum(v) / len(v) for name, v in self._stages.items() if v}
         span = done[-1] - done[0] if len(done) > 1 else 0.0
         rate = (len(done) - 1) / span if span > 0 else 0.0
         return {
@@ -68,4 +80,5 @@ class FrameStats:
             "output_rate_hz": float(rate),
             "latency_mean_ms": float(1000.0 * sum(lat) / len(lat)) if lat else 0.0,
             "latency_max_ms": float(1000.0 * max(lat)) if lat else 0.0,
+            **{f"stage_{name}_ms": float(1000.0 * v) for name, v in stages.items()},
         }
