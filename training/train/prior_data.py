@@ -40,6 +40,7 @@ from face3d_ros.model.morphable import MorphableModel
 from face3d_ros.params import FaceParams
 from face3d_ros.render.maps import render_face, render_pncc
 from face3d_ros.render.rasterizer import rasterize
+from training.synth.common import to_uint8
 
 __all__ = [
     "PriorConfig",
@@ -180,11 +181,6 @@ def _crop_box(model: MorphableModel, params: FaceParams, cfg: PriorConfig) -> Cr
     return crop_from_points(_landmarks_2d(model, params), scale=cfg.crop_scale)
 
 
-def _to_u8(img: np.ndarray) -> np.ndarray:
-    """Float [0, 1] -> uint8."""
-    return np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
-
-
 def coarse_sample(
     model: MorphableModel, rng: np.random.Generator, cfg: PriorConfig
 ) -> dict[str, np.ndarray]:
@@ -205,7 +201,7 @@ def coarse_sample(
     j = rng.uniform(-0.04, 0.04, size=3) * box.size
     box = CropBox(box.x0 + j[0], box.y0 + j[1], box.size * (1 + j[2] / box.size))
     return {
-        "image": _to_u8(crop_image(frame, box, 224)),
+        "image": to_uint8(crop_image(frame, box, 224)),
         "alpha_id": params.alpha_id,
         "alpha_exp": params.alpha_exp,
         "pose": pose_to_crop(params.pose, box, 224).astype(np.float32),
@@ -269,8 +265,8 @@ def tracking_sample(
     frame = render_frame(model, params, cfg.frame_size, rng)
     image, pncc, box = tracking_input(model, frame, prev, cfg)
     return {
-        "image": _to_u8(image),
-        "pncc": _to_u8(pncc),
+        "image": to_uint8(image),
+        "pncc": to_uint8(pncc),
         "prev_pose": pose_to_crop(prev.pose, box, 256).astype(np.float32),
         "alpha_id": params.alpha_id,
         "alpha_exp": params.alpha_exp,
