@@ -20,6 +20,10 @@ What happens, with no camera and no ROS install beyond this package's environmen
    and ``summary.json`` next to the bag, and prints a summary (frames in/out, dropped frames,
    states seen, latency).
 
+The output folder holds a marker, ``face3d_output.json`` (``"complete": true`` once the demo
+finished). ``--overwrite`` replaces only such a folder holding nothing but the demo's own files;
+any other non-empty folder is refused and nothing in it is deleted.
+
 The bag plays back with ``ros2 bag play`` (where installed) or opens in Foxglove; the
 ``face3d_ros/msg/FaceParams`` definition is stored in it.
 """
@@ -46,6 +50,7 @@ __all__ = [
     "find_config",
     "main",
     "node_command",
+    "prepare_out",
     "run_demo",
     "sample_config",
     "set_ros_domain",
@@ -54,6 +59,10 @@ __all__ = [
     "wait_for_node",
 ]
 
+TOOL = "face3d-demo"
+#: Everything the demo writes into its output folder (besides its marker file); --overwrite
+#: replaces a folder only when it holds nothing else.
+LAYOUT = ("bag", "node.log", "overlay.mp4", "contact_sheet.png", "summary.json")
 OUTPUT_TOPICS = ("face_params", "displacement", "coarse_depth", "face_mesh", "overlay")
 IMAGE_TOPIC = "/camera/image_raw"
 INFO_TOPIC = "/camera/camera_info"
@@ -183,14 +192,27 @@ def sample_config(frames: int, rate: float, width: int = 640, height: int = 480)
     )
 
 
-def _prepare_out(out: pathlib.Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise DemoError(f"output folder {out} is not empty; pass --overwrite to replace it")
-        import shutil
+def prepare_out(out: pathlib.Path, overwrite: bool) -> None:
+    """Create the output folder; with ``overwrite``, replace only an earlier demo output.
 
-        shutil.rmtree(out)
+    ``--overwrite`` deletes a folder only when it holds the demo's marker
+    (:data:`face3d_ros.safe_output.MARKER`) and nothing but the demo's own files
+    (:data:`LAYOUT`); those files are deleted one by one. Anything else is refused and kept.
+
+    Raises:
+        DemoError: ``out`` is a file, a non-empty folder without ``overwrite``, or (with it) a
+            folder the demo did not write or with files the demo did not write.
+    """
+    from face3d_ros.safe_output import OutputError, check_replaceable, remove_own, write_marker
+
+    out = pathlib.Path(out)
+    try:
+        if check_replaceable(out, TOOL, LAYOUT, overwrite=overwrite):
+            remove_own(out, TOOL, LAYOUT)
+    except OutputError as exc:
+        raise DemoError(str(exc)) from exc
     out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, TOOL, complete=False, reason="running")
 
 
 def _contact_sheet(frames: list[tuple[int, np.ndarray, str]], cols: int = 4) -> np.ndarray:
@@ -239,7 +261,7 @@ def run_demo(
         params_file: node parameter YAML (default: the package's config/face3d.yaml).
         node_args: extra ``--ros-args`` items for the node (e.g. ``-p``, ``use_fine:=false``).
         storage: bag storage, ``mcap`` or ``sqlite3``.
-        overwrite: replace a non-empty output folder.
+        overwrite: replace an earlier output of the demo (never anything else).
         startup_timeout: seconds to wait for the node to load its model and subscribe.
 
     Returns:
@@ -268,7 +290,7 @@ def run_demo(
     params_file = pathlib.Path(params_file) if params_file else find_config()
     if not params_file.is_file():
         raise DemoError(f"parameter file {params_file} does not exist")
-    _prepare_out(out, overwrite)
+    prepare_out(out, overwrite)
     cfg = sample_config(frames, rate, width, height)
     log_path = out / "node.log"
     # The demo's own publisher is reliable, so the node's image subscription is switched to
@@ -413,6 +435,9 @@ def run_demo(
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     summary["files"].append("summary.json")
+    from face3d_ros.safe_output import write_marker
+
+    write_marker(out, TOOL, complete=True, reason="complete")
     return summary
 
 
@@ -425,7 +450,13 @@ def player_image(rgb: np.ndarray, header: Any) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; prints the summary. Returns 0, or 2 on a DemoError."""
-    ap = argparse.ArgumentParser(prog="face3d-demo", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="face3d-demo", description=__doc__.split("\n\n")[0],
+        epilog=("Guarantees: --out is created with a face3d_output.json marker. --overwrite "
+                "replaces only an earlier demo output (that marker and nothing but bag/, "
+                "node.log, overlay.mp4, contact_sheet.png, summary.json); any other non-empty "
+                "folder is refused (exit 2) and nothing in it is deleted."),
+    )
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out") / f"demo-{stamp}",
                     help="output folder (default: out/demo-<timestamp>)")
@@ -436,7 +467,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--params-file", type=pathlib.Path, default=None,
                     help="node parameter YAML (default: config/face3d.yaml)")
     ap.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
-    ap.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace an earlier output of the demo in --out (a folder with its "
+                         "face3d_output.json and only the demo's files); anything else is "
+                         "refused and nothing is deleted")
     ap.add_argument("--domain-id", type=int, default=None,
                     help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID, else 1 + pid %% 100)")
     ap.add_argument("node_args", nargs="*",

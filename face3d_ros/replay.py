@@ -18,28 +18,55 @@ so ``ros2 bag play``, Foxglove or rviz show it in sync with the input. Output to
 The FaceParams type is registered in the output bag from the package's own ``msg/FaceParams.msg``
 (found in the installed share folder or the source tree), so readers need no build of this
 package to decode it.
+
+What a replay never does (docs/node.md, "Bag replay"): write into, over or around its input
+(an output equal to, inside or containing the input is refused whatever the flags); replace
+anything but an earlier output of its own with ``--overwrite`` (:mod:`face3d_ros.safe_output`);
+leave an unreadable output behind: it writes ``<out>.partial`` and renames it when complete; an
+interruption or an input that breaks off leaves ``<out>.partial`` closed (readable) and marked
+incomplete, and the next run replaces it. Bad input (undecodable messages, rejected images,
+unusable CameraInfo) is counted and logged (the first three of each kind) and the replay goes on;
+an unreadable input bag is an ``error:`` line and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import pathlib
-import shutil
-import struct
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from face3d_ros.safe_output import (
+    MARKER,
+    OutputError,
+    check_no_overlap,
+    check_replaceable,
+    read_marker,
+    remove_own,
+    write_marker,
+)
+
 __all__ = [
     "ReplayError",
+    "ReplayInterruptedError",
     "ReplaySummary",
+    "check_output",
     "find_face_params_msg",
     "main",
     "output_typestore",
+    "partial_path",
     "replay_bag",
 ]
 
+TOOL = "face3d-replay"
+#: What a replay writes into its output folder (besides the marker): rosbags' metadata and one
+#: storage file. ``--overwrite`` replaces a folder only when it holds nothing else.
+LAYOUT = ("metadata.yaml", "*.mcap", "*.db3", "*.db3-shm", "*.db3-wal")
+PARTIAL_SUFFIX = ".partial"
 FACE_PARAMS_TYPE = "face3d_ros/msg/FaceParams"
 #: Images are processed in header-stamp order within this many frames of recording order.
 REORDER_WINDOW = 30
@@ -47,6 +74,10 @@ REORDER_WINDOW = 30
 
 class ReplayError(RuntimeError):
     """A replay that cannot run (bad paths, missing topic, ...); the message says why."""
+
+
+class ReplayInterruptedError(ReplayError):
+    """The replay was interrupted (SIGINT/SIGTERM); the message names the partial output."""
 
 
 class ReplaySummary(dict):
@@ -94,24 +125,61 @@ def output_typestore() -> Any:
     return store
 
 
-def _check_output(out: pathlib.Path, overwrite: bool) -> None:
-    if out.exists() or out.is_symlink():
-        if not overwrite:
-            raise ReplayError(f"output {out} exists; pass --overwrite to replace it")
-        if not (out.is_dir() and not out.is_symlink()) or not (
-            not any(out.iterdir()) or (out / "metadata.yaml").is_file()
-        ):
+def partial_path(out: pathlib.Path) -> pathlib.Path:
+    """Where a replay writes before its output is complete: ``<out>.partial`` beside ``out``."""
+    out = pathlib.Path(out)
+    return out.with_name(out.name + PARTIAL_SUFFIX)
+
+
+def check_output(in_bag: pathlib.Path, out: pathlib.Path, overwrite: bool) -> None:
+    """Refuse outputs that must not be written (see the module docstring); no side effects.
+
+    Raises:
+        ReplayError: output equal to, inside or containing the input (whatever the flags); an
+            existing output without ``overwrite``; with it, an output face3d-replay did not
+            write; a ``.partial`` folder that is not a leftover of face3d-replay.
+    """
+    partial = partial_path(out)
+    try:
+        check_no_overlap(out, [in_bag])
+        check_no_overlap(partial, [in_bag])
+        check_replaceable(out, TOOL, LAYOUT, overwrite=overwrite)
+    except OutputError as exc:
+        raise ReplayError(str(exc)) from exc
+    if partial.exists() or partial.is_symlink():
+        marker = read_marker(partial) if partial.is_dir() and not partial.is_symlink() else None
+        if marker is None or marker.get("tool") != TOOL or marker.get("complete"):
             raise ReplayError(
-                f"refusing to replace {out}: it is not a bag folder (no metadata.yaml)"
+                f"{partial} exists and is not a leftover of an interrupted face3d-replay; move it "
+                "away"
             )
 
 
-def _prepare_output(out: pathlib.Path, overwrite: bool) -> None:
-    _check_output(out, overwrite)
-    if out.exists():
-        shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+def _remove_leftover(partial: pathlib.Path, log: Any) -> None:
+    """Delete an interrupted replay's ``.partial`` output (checked by :func:`check_output`)."""
+    if partial.exists():
+        try:
+            remove_own(partial, TOOL, LAYOUT)
+        except OutputError as exc:
+            raise ReplayError(str(exc)) from exc
+        log(f"removed the partial output {partial} of an earlier interrupted replay")
 
+
+class _Problems:
+    """Counts bad input by kind and logs only the first :attr:`SHOWN` messages of each kind."""
+
+    SHOWN = 3
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, kind: str, text: str) -> None:
+        n = self.counts.get(kind, 0) + 1
+        self.counts[kind] = n
+        if n <= self.SHOWN:
+            more = "; further ones are only counted" if n == self.SHOWN else ""
+            self._log(f"{text}{more}")
 
 def load_params_file(path: pathlib.Path | None) -> dict[str, Any]:
     """Read ``ros__parameters`` for face3d_node from a ROS parameter YAML (``/**`` or the name)."""
@@ -145,12 +213,18 @@ def replay_bag(
 ) -> ReplaySummary:
     """Run the tracker over ``topic`` of ``in_bag`` and write the outputs to ``out_bag``.
 
+    The bag is written to ``<out_bag>.partial`` and renamed to ``out_bag`` once complete (an
+    earlier output is replaced only then); on an interruption (KeyboardInterrupt, which the
+    command line also raises on SIGTERM) or an input bag that cannot be read to its end, the
+    partial bag is closed cleanly (readable, marked ``"complete": false`` in its
+    :data:`~face3d_ros.safe_output.MARKER`) and the next run replaces it.
+
     Args:
         in_bag: input bag folder (or .mcap / .db3 file).
         out_bag: output bag folder (created; must not exist unless ``overwrite``).
         topic: sensor_msgs/Image topic to process.
         camera_info_topic: optional CameraInfo topic (metric mesh placement).
-        overwrite: replace an existing output bag folder.
+        overwrite: replace an earlier output of face3d-replay (never anything else).
         copy_inputs: copy the image (and CameraInfo) topics into the output bag.
         output_prefix: namespace of the output topics.
         storage: ``mcap`` or ``sqlite3``.
@@ -161,11 +235,16 @@ def replay_bag(
         log: callable for warnings (default: stderr).
 
     Returns:
-        A summary: frames, per-state counts, bad frames, output path.
+        A summary: frames, per-state counts, bad frames (undecodable or rejected images),
+        failed frames, bad CameraInfo messages, frames placed with assumed intrinsics although
+        a CameraInfo was there (``camera_info_rejected``), output path.
 
     Raises:
-        ReplayError: missing input, existing output, missing topic (the topics present are
-            listed), wrong message type, or a tracker that cannot be loaded.
+        ReplayError: missing or unreadable input, an output that may not be written (see
+            :func:`check_output`), missing topic (the topics present are listed), wrong
+            message type, a tracker that cannot be loaded, or an input bag that breaks off
+            (the frames before it are in the partial output).
+        ReplayInterruptedError: interrupted; the partial output is named.
     """
     from rclpy.serialization import deserialize_message, serialize_message
     from rosbags.highlevel import AnyReader
@@ -174,17 +253,17 @@ def replay_bag(
     from tqdm import tqdm
 
     from face3d_ros.node.builders import (
-        CameraIntrinsics,
         InitCounter,
         ModelInfo,
         build_depth_image,
         build_face_params,
         build_overlay,
+        choose_intrinsics,
         published_state,
         serialize_mesh_marker,
     )
     from face3d_ros.node.camera_info import StampCache, select, stamp_ns
-    from face3d_ros.node.conversions import image_to_rgb8, numpy_to_image
+    from face3d_ros.node.conversions import ImageConverter, numpy_to_image
     from face3d_ros.node.parameters import PARAMETERS, NodeParams, invalid_parameters_in
 
     log = log or (lambda text: print(f"face3d-replay: {text}", file=sys.stderr))
@@ -205,9 +284,15 @@ def replay_bag(
     if reasons:
         raise ReplayError("invalid parameters: " + "; ".join(reasons))
     p = NodeParams(**values)
+    check_output(in_bag, out_bag, overwrite)
 
     store = output_typestore()
-    with AnyReader([in_bag], default_typestore=store) as reader:
+    try:
+        reader = AnyReader([in_bag], default_typestore=store)
+        reader.open()
+    except Exception as exc:  # rosbags, sqlite3 and mcap errors alike: an unreadable input
+        raise ReplayError(f"cannot read input bag {in_bag}: {type(exc).__name__}: {exc}") from exc
+    with contextlib.closing(reader):
         present = {c.topic: c.msgtype for c in reader.connections}
         if topic not in present:
             listing = ", ".join(f"{t} [{m}]" for t, m in sorted(present.items())) or "none"
@@ -222,7 +307,6 @@ def replay_bag(
                 f"camera info topic {camera_info_topic!r} is not in {in_bag}; topics present: "
                 f"{listing}"
             )
-        _check_output(out_bag, overwrite)
         if tracker is None:
             from face3d_ros.node.tracking import TrackerLoadError, load_tracker
 
@@ -231,19 +315,26 @@ def replay_bag(
             except TrackerLoadError as exc:
                 raise ReplayError(str(exc)) from exc
         model = ModelInfo.from_model_data(model_data)
-        _prepare_output(out_bag, overwrite)
+        converter = ImageConverter("never", max_pixels=p.max_image_pixels)
 
         prefix = "/" + output_prefix.strip("/") if output_prefix.strip("/") else ""
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
         in_conns = [c for c in reader.connections if c.topic in (topic, camera_info_topic)]
         counts = {"INITIALISING": 0, "TRACKING": 0, "LOST": 0}
         summary = ReplaySummary(frames=0, bad_frames=0, failed_frames=0, out_of_order=0,
-                                states=counts, output=str(out_bag))
+                                bad_camera_info=0, camera_info_rejected=0, states=counts,
+                                output=str(out_bag))
+        problem = _Problems(log)
         cache = StampCache()
         init_counter = InitCounter()
         warned = False
         total = sum(c.msgcount for c in reader.connections if c.topic == topic)
-        with Writer(out_bag, version=9, storage_plugin=plugin) as writer:
+        partial = partial_path(out_bag)
+        _remove_leftover(partial, log)
+        stopped: BaseException | None = None  # why the replay ended early, if it did
+        info = {"input": str(in_bag), "topic": topic}
+        with Writer(partial, version=9, storage_plugin=plugin) as writer:
+            write_marker(partial, TOOL, complete=False, reason="running", **info)
             out = {
                 name: writer.add_connection(f"{prefix}/{name}", msgtype, typestore=store)
                 for name, msgtype in (
@@ -260,23 +351,23 @@ def replay_bag(
                     if c.topic not in copies:
                         copies[c.topic] = writer.add_connection(c.topic, c.msgtype, typestore=store)
             bar = tqdm(total=total, unit="frame", disable=not progress, desc="face3d-replay")
-            def process(timestamp: int, raw: bytes) -> None:
+
+            def process(timestamp: int, msg: Any) -> None:
                 nonlocal warned
-                bar.update(1)
                 summary["frames"] += 1
-                msg = deserialize_message(raw, Image)
                 header = msg.header
                 try:
-                    rgb = image_to_rgb8(msg)
+                    rgb = converter.to_rgb8(msg)
                 except ValueError as exc:
                     summary["bad_frames"] += 1
-                    log(f"rejected image at {timestamp} ns: {exc}")
+                    problem("rejected", f"rejected image at {timestamp} ns: {exc}")
                     return
                 try:
                     result = tracker.step(rgb)
                 except Exception as exc:  # one frame must not end the replay
                     summary["failed_frames"] += 1
-                    log(f"tracker failed at {timestamp} ns: {type(exc).__name__}: {exc}")
+                    problem("failed", f"tracker failed at {timestamp} ns: "
+                                      f"{type(exc).__name__}: {exc}")
                     return
                 counts[("INITIALISING", "TRACKING", "LOST")[published_state(result)]] += 1
                 outputs = [
@@ -289,61 +380,122 @@ def replay_bag(
                 if result.coarse_depth is not None:
                     outputs.append(("coarse_depth", build_depth_image(result.coarse_depth, header)))
                 slop_ns = int(p.camera_info_slop * 1e9)
-                info = select(cache.messages(), stamp_ns(header.stamp), slop_ns)
-                if info is None:
-                    if not warned:
-                        warned = True
-                        log(f"no CameraInfo: face_mesh placed with assumed_focal_px="
-                            f"{p.assumed_focal_px}")
-                    cam = CameraIntrinsics.assumed_for(msg.width, msg.height, p.assumed_focal_px)
-                else:
-                    cam = CameraIntrinsics.from_camera_info(info)
+                cam_info = select(cache.messages(), stamp_ns(header.stamp), slop_ns)
+                cam, cam_problem = choose_intrinsics(cam_info, msg.width, msg.height,
+                                                     p.assumed_focal_px)
+                if cam_problem is not None:
+                    summary["camera_info_rejected"] += 1
+                    problem("camera_info", f"{cam_problem}; the face_mesh at {timestamp} ns is "
+                                           f"placed with assumed_focal_px={p.assumed_focal_px}")
+                elif cam_info is None and not warned:
+                    warned = True
+                    log(f"no CameraInfo: face_mesh placed with assumed_focal_px="
+                        f"{p.assumed_focal_px}")
                 for name, out_msg in outputs:
                     writer.write(out[name], timestamp, serialize_message(out_msg))
                 mesh = serialize_mesh_marker(result, header, model, cam, frame_id=p.mesh_frame)
                 writer.write(out["face_mesh"], timestamp, mesh)
 
-            # Images go through a small reorder buffer so they are processed in header-stamp
-            # order even when recording order differs slightly (the CDR header stamp is read
-            # straight from the raw bytes: encapsulation, int32 sec, uint32 nanosec).
-            pending: list[tuple[int, int, int, bytes]] = []
-            seq = 0
-            last_done = -1
-            for conn, timestamp, raw in reader.messages(connections=in_conns):
-                if conn.topic in copies:
-                    writer.write(copies[conn.topic], timestamp, raw)
-                if conn.topic == camera_info_topic:
-                    cache.add(deserialize_message(bytes(raw), CameraInfo))
-                    continue
-                sec, nsec = struct.unpack_from("<iI", raw, 4)
-                heapq.heappush(pending, (sec * 1_000_000_000 + nsec, seq, timestamp, bytes(raw)))
-                seq += 1
-                while len(pending) > REORDER_WINDOW:
-                    stamp, _, ts, data = heapq.heappop(pending)
+            def flush(keep: int) -> None:
+                nonlocal last_done
+                while len(pending) > keep:
+                    stamp, _, ts, image = heapq.heappop(pending)
                     if stamp < last_done:
                         summary["out_of_order"] += 1
                     last_done = max(last_done, stamp)
-                    process(ts, data)
-            while pending:
-                stamp, _, ts, data = heapq.heappop(pending)
-                if stamp < last_done:
-                    summary["out_of_order"] += 1
-                last_done = max(last_done, stamp)
-                process(ts, data)
+                    process(ts, image)
+                    bar.update(1)
+
+            # Images go through a small reorder buffer so they are processed in header-stamp
+            # order even when recording order differs slightly.
+            pending: list[tuple[int, int, int, Any]] = []
+            seq = 0
+            last_done = -1
+            messages = iter(reader.messages(connections=in_conns))
+            try:
+                while True:
+                    try:
+                        conn, timestamp, raw = next(messages)
+                    except StopIteration:
+                        break
+                    except Exception as exc:  # a bag that breaks off (truncated, corrupt)
+                        stopped = ReplayError(
+                            f"input bag {in_bag} cannot be read past message {seq}: "
+                            f"{type(exc).__name__}: {exc}"
+                        )
+                        break
+                    if conn.topic in copies:
+                        writer.write(copies[conn.topic], timestamp, raw)
+                    if conn.topic == camera_info_topic:
+                        try:
+                            cache.add(deserialize_message(bytes(raw), CameraInfo))
+                        except Exception as exc:  # undecodable bytes from the bag
+                            summary["bad_camera_info"] += 1
+                            problem("bad_camera_info", f"undecodable CameraInfo at {timestamp} "
+                                                       f"ns: {type(exc).__name__}: {exc}")
+                        continue
+                    try:
+                        image = deserialize_message(bytes(raw), Image)
+                    except Exception as exc:  # undecodable bytes from the bag
+                        summary["frames"] += 1
+                        summary["bad_frames"] += 1
+                        problem("undecodable", f"undecodable image message at {timestamp} ns: "
+                                               f"{type(exc).__name__}: {exc}")
+                        bar.update(1)
+                        continue
+                    heapq.heappush(pending, (stamp_ns(image.header.stamp), seq, timestamp,
+                                             image))
+                    seq += 1
+                    flush(REORDER_WINDOW)
+                if stopped is None:
+                    flush(0)
+            except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM from main()
+                stopped = exc
             bar.close()
+            reason = "complete" if stopped is None else (
+                "interrupted" if isinstance(stopped, KeyboardInterrupt) else str(stopped))
+            write_marker(partial, TOOL, complete=stopped is None, reason=reason,
+                         frames=summary["frames"], states=counts, **info)
+        # the Writer is closed: the partial bag has its index and metadata, readable either way
+    if stopped is not None:
+        where = (f"the {summary['frames']} frames read are in {partial} (a readable bag "
+                 f"marked partial in {MARKER}; the next run replaces it)")
+        if isinstance(stopped, KeyboardInterrupt):
+            raise ReplayInterruptedError(f"interrupted; {where}")
+        raise ReplayError(f"{stopped}; {where}")
+    if out_bag.exists() or out_bag.is_symlink():
+        try:
+            remove_own(out_bag, TOOL, LAYOUT)
+        except OutputError as exc:
+            raise ReplayError(f"{exc}; the new output is complete in {partial}") from exc
+    partial.rename(out_bag)
+    for kind, n in problem.counts.items():
+        if n > _Problems.SHOWN:
+            log(f"{n} frames with problem '{kind}' in all (first {_Problems.SHOWN} shown)")
     if summary["out_of_order"]:
         log(f"{summary['out_of_order']} images came more than {REORDER_WINDOW} frames after "
             "newer ones and were processed late (out of stamp order)")
     return summary
 
-
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="face3d-replay",
         description="Run face3d_ros over the image topic of a ROS 2 bag and write a new bag.",
+        epilog=(
+            "Guarantees: the output may not be, lie inside or contain the input (refused "
+            "whatever the flags). The bag is written to OUT_BAG.partial and renamed to OUT_BAG "
+            "when complete; on Ctrl-C / SIGTERM (exit 130) or an input bag that breaks off "
+            "(exit 2) OUT_BAG.partial is closed as a readable bag, marked incomplete in its "
+            f"{MARKER}, and the next run replaces it. --overwrite replaces only an earlier "
+            f"output of face3d-replay (a folder with its {MARKER} and nothing but its bag "
+            "files), after the new one is complete; anything else is refused and nothing is "
+            "deleted. Images larger than max_image_pixels (parameter; default 4096 x 4096) and "
+            "undecodable messages are counted as bad frames, and the replay goes on."
+        ),
     )
     ap.add_argument("in_bag", type=pathlib.Path, help="input bag (folder, .mcap or .db3)")
-    ap.add_argument("out_bag", type=pathlib.Path, help="output bag folder (must not exist)")
+    ap.add_argument("out_bag", type=pathlib.Path,
+                    help="output bag folder (must not exist, or be empty, unless --overwrite)")
     ap.add_argument("--topic", required=True, help="sensor_msgs/Image topic to process")
     ap.add_argument("--camera-info-topic", default=None, help="sensor_msgs/CameraInfo topic")
     ap.add_argument("--params-file", type=pathlib.Path, default=None,
@@ -352,14 +504,25 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
     ap.add_argument("--no-copy-inputs", action="store_true",
                     help="do not copy the input image/CameraInfo topics into the output bag")
-    ap.add_argument("--overwrite", action="store_true", help="replace an existing output bag")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace an earlier output of face3d-replay (never anything else)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     return ap
 
 
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns 0 on success, 2 on a ReplayError (message on stderr)."""
+    """Command-line entry point.
+
+    Returns:
+        0 on success, 2 on a ReplayError (message on stderr), 130 when interrupted by SIGINT
+        or SIGTERM (the partial output is named).
+    """
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         summary = replay_bag(
             args.in_bag,
@@ -373,13 +536,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             params=load_params_file(args.params_file),
             progress=not args.no_progress,
         )
+    except ReplayInterruptedError as exc:
+        print(f"face3d-replay: {exc}", file=sys.stderr)
+        return 130
     except ReplayError as exc:
         print(f"face3d-replay: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("face3d-replay: interrupted before any output was written", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     states = ", ".join(f"{k} {v}" for k, v in summary["states"].items())
     print(
         f"face3d-replay: {summary['frames']} frames ({states}; bad {summary['bad_frames']}, "
-        f"failed {summary['failed_frames']}) -> {summary['output']}"
+        f"failed {summary['failed_frames']}, CameraInfo not used "
+        f"{summary['camera_info_rejected']}) -> {summary['output']}"
     )
     return 0
 

@@ -78,13 +78,13 @@ def test_refuses_to_overwrite(in_bag: tuple[pathlib.Path, list[int]], tmp_path: 
     out = tmp_path / "exists"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    with pytest.raises(ReplayError, match="exists; pass --overwrite"):
+    with pytest.raises(ReplayError, match="is not empty; pass --overwrite"):
         replay_bag(src, out, IMAGE_TOPIC, progress=False)
     assert main([str(src), str(out), "--topic", IMAGE_TOPIC]) == 2
     assert "--overwrite" in capsys.readouterr().err
-    # --overwrite never deletes something that is not a bag
+    # --overwrite never deletes something face3d-replay did not write
     assert main([str(src), str(out), "--topic", IMAGE_TOPIC, "--overwrite"]) == 2
-    assert "not a bag folder" in capsys.readouterr().err
+    assert "not written by face3d-replay" in capsys.readouterr().err
     assert (out / "notes.txt").read_text() == "keep me"
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "build_mesh_marker",
     "build_overlay",
     "camera_points_m",
+    "choose_intrinsics",
     "mesh_marker_arrays",
     "published_state",
     "serialize_mesh_marker",
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 STATE_NAMES = {0: "INITIALISING", 1: "TRACKING", 2: "LOST"}
+#: Plausible focal lengths, as multiples of the larger image side.
+FOCAL_RANGE = (0.05, 100.0)
 
 
 @dataclass(frozen=True)
@@ -102,22 +105,80 @@ class CameraIntrinsics:
     assumed: bool = False
 
     @classmethod
-    def from_camera_info(cls, info: Any) -> CameraIntrinsics:
+    def from_camera_info(
+        cls, info: Any, width: int | None = None, height: int | None = None
+    ) -> CameraIntrinsics:
         """Read ``k = [fx 0 cx; 0 fy cy; 0 0 1]`` from a sensor_msgs/CameraInfo.
 
+        With the image size given, the intrinsics must also be plausible for that image: the
+        CameraInfo's own ``width``/``height`` (when set) equal to it, ``fx`` and ``fy`` between
+        :data:`FOCAL_RANGE` times the larger image side (a horizontal field of view of about
+        0.6 to 170 degrees), ``fy / fx`` within [0.2, 5], and the principal point no further
+        than half an image outside the image.
+
         Raises:
-            ValueError: non-finite or non-positive focal lengths (an uncalibrated camera).
+            ValueError: non-finite or non-positive focal lengths (an uncalibrated camera, K all
+                zeros), or intrinsics implausible for the image (the message says which).
         """
         k = [float(v) for v in info.k]
+        if len(k) != 9:
+            raise ValueError(f"CameraInfo k has {len(k)} values, expected 9")
         fx, fy, cx, cy = k[0], k[4], k[2], k[5]
         if not all(math.isfinite(v) for v in (fx, fy, cx, cy)) or fx <= 0 or fy <= 0:
-            raise ValueError(f"CameraInfo has no valid intrinsics: fx={fx} fy={fy}")
+            raise ValueError(f"CameraInfo has no valid intrinsics: fx={fx:.6g} fy={fy:.6g}")
+        if width is not None and height is not None:
+            w, h = int(width), int(height)
+            iw, ih = int(info.width), int(info.height)
+            if iw > 0 and ih > 0 and (iw, ih) != (w, h):
+                raise ValueError(f"CameraInfo is for {iw}x{ih} images but the image is {w}x{h}")
+            side = max(w, h)
+            lo, hi = FOCAL_RANGE
+            for name, f in (("fx", fx), ("fy", fy)):
+                if not lo * side <= f <= hi * side:
+                    raise ValueError(
+                        f"CameraInfo {name}={f:.6g} px is implausible for a {w}x{h} image "
+                        f"(expected {lo:g}..{hi:g} x {side} px)"
+                    )
+            if not 0.2 <= fy / fx <= 5.0:
+                raise ValueError(f"CameraInfo fy/fx = {fy / fx:.3g} is implausible")
+            if not (-0.5 * w <= cx <= 1.5 * w and -0.5 * h <= cy <= 1.5 * h):
+                raise ValueError(
+                    f"CameraInfo principal point ({cx:.6g}, {cy:.6g}) lies far outside the "
+                    f"{w}x{h} image"
+                )
         return cls(fx, fy, cx, cy, assumed=False)
 
     @classmethod
     def assumed_for(cls, width: int, height: int, focal_px: float) -> CameraIntrinsics:
         """Intrinsics with an assumed focal length and the principal point at the centre."""
         return cls(focal_px, focal_px, (width - 1) / 2.0, (height - 1) / 2.0, assumed=True)
+
+
+def choose_intrinsics(
+    info: Any | None, width: int, height: int, assumed_focal_px: float
+) -> tuple[CameraIntrinsics, str | None]:
+    """The intrinsics for one image: its CameraInfo when usable, else the assumed ones.
+
+    The one rule of the node and the replay tool.
+
+    Args:
+        info: the CameraInfo picked for the image (None when there is none).
+        width: image width.
+        height: image height.
+        assumed_focal_px: focal length used without a usable CameraInfo.
+
+    Returns:
+        ``(intrinsics, problem)``: ``problem`` is None when ``info`` was used or absent, else
+        why it was not (the caller warns, throttled); ``intrinsics.assumed`` tells which.
+    """
+    if info is not None:
+        try:
+            return CameraIntrinsics.from_camera_info(info, width, height), None
+        except (ValueError, TypeError) as exc:
+            problem = str(exc)
+    else:
+        problem = None
+    return CameraIntrinsics.assumed_for(width, height, assumed_focal_px), problem
 
 
 def camera_points_m(vertices: np.ndarray, pose: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:

@@ -30,6 +30,7 @@ __all__ = [
     "image_to_numpy",
     "image_to_rgb8",
     "numpy_to_image",
+    "quote_untrusted",
     "validate_image",
 ]
 
@@ -54,27 +55,47 @@ ENCODINGS: dict[str, _Encoding] = {
 _SYSTEM_BIG_ENDIAN = sys.byteorder == "big"
 
 
-def validate_image(msg: Any) -> _Encoding:
+#: Untrusted strings (the sender's encoding) are quoted in error messages up to this length.
+MAX_QUOTED = 40
+
+
+def quote_untrusted(text: Any, limit: int = MAX_QUOTED) -> str:
+    """``repr`` of a sender-supplied string, cut to ``limit`` characters (length noted)."""
+    text = str(text)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def validate_image(msg: Any, max_pixels: int | None = None) -> _Encoding:
     """Check an Image message's metadata against its data buffer.
 
     Args:
         msg: a ``sensor_msgs.msg.Image`` (or any object with the same fields).
+        max_pixels: largest ``width * height`` accepted (None: no bound).
 
     Returns:
         The encoding description.
 
     Raises:
-        ValueError: unsupported encoding, zero width/height, a step smaller than one row of
-            pixels or not a multiple of the pixel size, or data shorter than ``step * height``.
+        ValueError: unsupported encoding, zero width/height, more than ``max_pixels`` pixels,
+            a step smaller than one row of pixels or not a multiple of the pixel size, or data
+            shorter than ``step * height``.
     """
     enc = ENCODINGS.get(msg.encoding)
     if enc is None:
         raise ValueError(
-            f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}"
+            f"unsupported image encoding {quote_untrusted(msg.encoding)}; supported: "
+            f"{', '.join(ENCODINGS)}"
         )
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
         raise ValueError(f"zero-size image: width={width} height={height}")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ValueError(
+            f"image too large: {width}x{height} = {width * height} pixels > max_image_pixels "
+            f"{max_pixels}"
+        )
     pixel = enc.dtype.itemsize * enc.channels
     row = width * pixel
     if step < row:
@@ -95,7 +116,7 @@ def validate_image(msg: Any) -> _Encoding:
     return enc
 
 
-def image_to_numpy(msg: Any) -> np.ndarray:
+def image_to_numpy(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     """Decode an Image message into a numpy array in the message's own encoding.
 
     Row padding (``step`` larger than a row) is removed, big-endian data is byte-swapped to
@@ -103,6 +124,7 @@ def image_to_numpy(msg: Any) -> np.ndarray:
 
     Args:
         msg: a ``sensor_msgs.msg.Image``.
+        max_pixels: see :func:`validate_image`.
 
     Returns:
         ``[H, W, C]`` for multi-channel encodings, ``[H, W]`` for single-channel ones; dtype
@@ -111,7 +133,7 @@ def image_to_numpy(msg: Any) -> np.ndarray:
     Raises:
         ValueError: see :func:`validate_image`.
     """
-    enc = validate_image(msg)
+    enc = validate_image(msg, max_pixels)
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     buf = np.frombuffer(memoryview(msg.data), dtype=np.uint8, count=step * height)
     rows = buf.reshape(height, step)[:, : width * enc.dtype.itemsize * enc.channels]
@@ -149,7 +171,7 @@ def _to_rgb8(arr: np.ndarray, encoding: str) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 
-def image_to_rgb8(msg: Any) -> np.ndarray:
+def image_to_rgb8(msg: Any, max_pixels: int | None = None) -> np.ndarray:
     """Decode an Image message into RGB uint8 ``[H, W, 3]`` (the tracker's input format).
 
     ``mono16`` keeps the high byte; ``32FC1`` is read as intensity in [0, 1] and rejected if it
@@ -158,7 +180,7 @@ def image_to_rgb8(msg: Any) -> np.ndarray:
     Raises:
         ValueError: see :func:`validate_image`, plus NaN/out-of-range float data.
     """
-    return _to_rgb8(image_to_numpy(msg), msg.encoding)
+    return _to_rgb8(image_to_numpy(msg, max_pixels), msg.encoding)
 
 
 def numpy_to_image(
@@ -226,31 +248,52 @@ class ImageConverter:
 
     Both paths run :func:`validate_image` first and the same colour conversion afterwards, so
     the output array is identical; only the buffer decode differs. ``backend`` tells which
-    path is in use (the node logs it at startup).
+    path is in use and ``note`` why (the node logs both at configure).
+
+    cv_bridge counts as available only when it decodes a small test image correctly: a Python
+    module that imports but whose compiled extension cannot load (a broken install) fails
+    there, at construction, instead of on every frame.
 
     Args:
-        use_cv_bridge: ``"auto"`` (use it when importable), ``"never"``, or ``"always"``
-            (raise ``ImportError`` when missing).
+        use_cv_bridge: ``"auto"`` (use it when it works, else numpy), ``"never"``, or
+            ``"always"`` (raise ``ImportError`` when it is missing or does not work).
+        max_pixels: largest ``width * height`` accepted (None: no bound); larger images are
+            rejected before decoding.
     """
 
-    def __init__(self, use_cv_bridge: str = "auto") -> None:
+    def __init__(self, use_cv_bridge: str = "auto", max_pixels: int | None = None) -> None:
         if use_cv_bridge not in ("auto", "never", "always"):
             raise ValueError(f"use_cv_bridge must be auto/never/always, got {use_cv_bridge!r}")
         self._bridge = None
+        self.max_pixels = max_pixels
+        self.note = "use_cv_bridge=never"
         if use_cv_bridge != "never":
             try:
-                module = importlib.import_module("cv_bridge")
-                self._bridge = module.CvBridge()
-            except ImportError:
+                bridge = importlib.import_module("cv_bridge").CvBridge()
+                self._self_test(bridge)
+                self._bridge = bridge
+                self.note = "cv_bridge decodes a test image correctly"
+            except Exception as exc:  # ImportError, a broken extension, a wrong result
+                reason = f"cv_bridge is not usable: {type(exc).__name__}: {exc}"
                 if use_cv_bridge == "always":
-                    raise
+                    raise ImportError(reason) from exc
+                self.note = f"{reason}; using the built-in decoder"
         self.backend = "cv_bridge" if self._bridge is not None else "numpy"
+
+    @staticmethod
+    def _self_test(bridge: Any) -> None:
+        """Decode a 2x3 bgr8 test image with ``bridge`` and compare with the numpy decoder."""
+        pattern = np.arange(18, dtype=np.uint8).reshape(2, 3, 3)
+        msg = numpy_to_image(pattern, "bgr8")
+        got = np.asarray(bridge.imgmsg_to_cv2(msg, desired_encoding="passthrough"))
+        if got.shape != pattern.shape or not np.array_equal(got, pattern):
+            raise ValueError("its decode of a test image differs from the expected pixels")
 
     def to_rgb8(self, msg: Any) -> np.ndarray:
         """Decode ``msg`` to RGB uint8 ``[H, W, 3]``; raises ValueError on bad input."""
         if self._bridge is None:
-            return image_to_rgb8(msg)
-        validate_image(msg)
+            return image_to_rgb8(msg, self.max_pixels)
+        validate_image(msg, self.max_pixels)
         try:
             arr = np.asarray(self._bridge.imgmsg_to_cv2(msg, desired_encoding="passthrough"))
         except Exception as exc:  # cv_bridge raises its own CvBridgeError

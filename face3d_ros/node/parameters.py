@@ -104,6 +104,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         float_range=(0.0, 10.0),
     ),
     ParamSpec(
+        "max_image_pixels", 16_777_216,
+        "Largest image (width x height) that is processed; larger frames are rejected, "
+        "before decoding, as bad frames. The default is 4096 x 4096.",
+        int_range=(1, 268_435_456),
+    ),
+    ParamSpec(
         "use_cv_bridge", "auto",
         "Image decoding: auto = cv_bridge when importable, never, always.",
         read_only=True, choices=CV_BRIDGE_MODES,
@@ -136,6 +142,7 @@ class NodeParams:
     mesh_frame: str
     assumed_focal_px: float
     camera_info_slop: float
+    max_image_pixels: int
     use_cv_bridge: str
     diagnostics_period: float
 
