@@ -106,17 +106,19 @@ def test_unet_is_small_and_keeps_resolution():
     assert net(torch.rand(1, 2, 32, 48)).shape == (1, 1, 32, 48)
 
 
-def test_param_layout_interop(model):
-    from face3d_ros.params import ParamLayout
+def test_nets_carry_their_contract(model):
+    from face3d_ros.nets.contract import DEFAULT_CONTRACT, ContractError
 
-    layout = ParamLayout.from_model(model)
-    coarse = CoarseNet.from_layout(layout)
-    tracking = TrackingNet.from_layout(layout)
-    assert coarse.output_size == layout.coarse_size
-    assert tracking.output_size == layout.tracking_size
-    assert tracking.spec.slices()["sh"] == layout.tracking_slices["gamma"]
-    mean, std = _stats(layout.tracking_size, 3)
-    tracking.set_statistics(mean, std)
-    back = tracking.param_layout()
-    assert np.array_equal(back.tracking_mean, mean) and np.array_equal(back.tracking_std, std)
-    assert coarse.param_layout(model.n_alb).coarse_size == coarse.output_size
+    coarse = CoarseNet(model.n_id, model.n_exp)
+    assert coarse.contract == DEFAULT_CONTRACT.coarse and coarse.input_size == 224
+    small = DEFAULT_CONTRACT.coarse.replace(input_size=192)
+    net = CoarseNet(model.n_id, model.n_exp, contract=small)
+    assert net.input_size == 192 and net.predict(torch.rand(1, 3, 192, 192)).shape[1] == (
+        model.n_id + model.n_exp + 6
+    )
+    assert TrackingNet(2, 3, 4).input_channels == 6
+    assert FineNet(channels=(8, 16)).contract.input_size == 256
+    with pytest.raises(ValueError, match="tracking contract"):
+        TrackingNet(2, 3, 4, contract=DEFAULT_CONTRACT.coarse)
+    with pytest.raises(ContractError, match="input_size"):
+        DEFAULT_CONTRACT.coarse.replace(input_size=7)

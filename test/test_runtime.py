@@ -165,9 +165,22 @@ def test_sidecar_graph_mismatch(weights_dir, tmp_path):
     path = _copy(weights_dir, tmp_path)
     side = path.with_suffix(".json")
     meta = json.loads(side.read_text())
-    meta["net"] = "tracking"  # graph says "image" input, tracking contract says "input"
+    wrong_net = dict(meta, net="tracking")  # the sidecar's contract is a coarse one
+    side.write_text(json.dumps(wrong_net))
+    with pytest.raises(WeightFileError, match="contract field 'net'"):
+        create_backend("onnxruntime", path)
+    # A consistent sidecar (contract + recorded shape) for another side than the graph's.
+    meta["contract"]["input_size"] = 192
+    meta["input"]["shape"] = [None, 3, 192, 192]
     side.write_text(json.dumps(meta))
-    with pytest.raises(WeightFileError, match="graph inputs"):
+    with pytest.raises(WeightFileError, match="graph input shape"):
+        create_backend("onnxruntime", path)
+    # A contract the running code cannot feed is refused naming the field.
+    meta["contract"]["input_size"] = 224
+    meta["input"]["shape"] = [None, 3, 224, 224]
+    meta["contract"]["crop_policy"] = "previous_landmarks"
+    side.write_text(json.dumps(meta))
+    with pytest.raises(WeightFileError, match="field 'crop_policy'"):
         create_backend("onnxruntime", path)
 
 

@@ -4,10 +4,12 @@
 
 ONNX graphs use the legacy TorchScript exporter (``torch.onnx.export(..., dynamo=False)``; the
 dynamo exporter needs onnxscript, which is not installed), opset 17, a dynamic batch axis, and the
-input/output names of architecture.md. The ParamLayout de-normalisation is folded into the graph
-(:class:`face3d_ros.nets.heads.Denormalized`). The exporter runs the graph in onnxruntime on CPU
-and asserts ``max |onnx - torch| <= 1e-3`` for the fp32 graph. With ``--fp16`` the float
-initializers are stored as float16 and cast back to float32 inside the graph (inputs, outputs and
+input/output names and the input size of the net's train/run contract
+(:mod:`face3d_ros.nets.contract`, carried by the net and written to the sidecar's ``contract``
+entry together with a summary of the training data). The output de-normalisation is folded into
+the graph (:class:`face3d_ros.nets.heads.Denormalized`). The exporter runs the graph in
+onnxruntime on CPU and asserts ``max |onnx - torch| <= 1e-3`` for the fp32 graph. With ``--fp16``
+the float initializers are stored as float16 and cast back to float32 inside the graph (inputs, outputs and
 arithmetic stay float32), which halves the file; its deviation from PyTorch is measured, recorded
 in the sidecar and asserted against a looser bound (fp16 rounding of the weights is a real change).
 
@@ -40,12 +42,13 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
+from face3d_ros.nets.contract import NET_KINDS, NetContract
 from face3d_ros.nets.heads import Denormalized
 from face3d_ros.nets.weights import (
     FORMAT_VERSION,
-    NET_IO,
     SIDECAR_FORMAT,
     WeightFileError,
+    contract_of,
     load_checkpoint,
     model_dims_of,
     net_config_of,
@@ -61,6 +64,7 @@ __all__ = [
     "export_onnx",
     "main",
     "run_onnx",
+    "training_data_summary",
 ]
 
 DEFAULT_OPSET = 17
@@ -71,11 +75,11 @@ class ExportError(RuntimeError):
     """The exported graph does not reproduce the PyTorch net."""
 
 
-def example_input(kind: str, batch: int = 2, seed: int = 0) -> torch.Tensor:
+def example_input(contract: NetContract, batch: int = 2, seed: int = 0) -> torch.Tensor:
     """A plausible random input for checking a net.
 
     Args:
-        kind: ``coarse``, ``tracking`` or ``fine``.
+        contract: The net's contract (kind and input shape).
         batch: Batch size.
         seed: RNG seed.
 
@@ -84,9 +88,9 @@ def example_input(kind: str, batch: int = 2, seed: int = 0) -> torch.Tensor:
         0 outside, like a rendered coarse depth.
     """
     g = torch.Generator().manual_seed(seed)
-    c, h, w = NET_IO[kind]["input_shape"]
+    c, h, w = contract.input_shape
     x = torch.rand(batch, c, h, w, generator=g)
-    if kind == "fine":
+    if contract.net == "fine":
         yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
         r2 = xx**2 + yy**2
         depth = torch.where(r2 < 0.6, 150.0 + 60.0 * torch.sqrt(torch.clamp(0.6 - r2, min=0)), 0.0)
@@ -204,12 +208,14 @@ def export_onnx(
     if opset < 17:
         raise ValueError(f"opset must be >= 17, got {opset}")
     kind = getattr(net, "kind", None)
-    if kind not in NET_IO:
+    if kind not in NET_KINDS or not isinstance(getattr(net, "contract", None), NetContract):
         raise ValueError(f"cannot export {type(net).__name__}: not a face3d_ros net")
-    io = NET_IO[kind]
+    contract: NetContract = net.contract
+    contract.check_runnable(f"{type(net).__name__} contract")
+    io = {"input": contract.input_name, "output": contract.output_name}
     net = net.to("cpu").eval()
     wrapper = Denormalized(net).eval()
-    x = example_input(kind, batch=check_batch)
+    x = example_input(contract, batch=check_batch)
     with torch.no_grad():
         reference = wrapper(x).numpy()
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,10 +267,13 @@ def export_onnx(
         "net": kind,
         "model_id": dims.get("model_id", ""),
         "model_dims": {k: v for k, v in dims.items() if k != "model_id"},
-        "input": {"name": io["input"], "shape": [None, *io["input_shape"]], "dtype": "float32"},
+        "contract": contract.to_dict(),
+        "input": {"name": io["input"], "shape": [None, *contract.input_shape], "dtype": "float32"},
         "output": {
             "name": io["output"],
-            "shape": [None, net.spec.size] if kind != "fine" else [None, 1, *io["input_shape"][1:]],
+            "shape": [None, net.spec.size]
+            if kind != "fine"
+            else [None, 1, contract.input_size, contract.input_size],
             "dtype": "float32",
             "denormalized": True,
         },
@@ -278,10 +287,50 @@ def export_onnx(
         "exporter": f"torch.onnx.export(dynamo=False), torch {torch.__version__}",
         "check": check,
         "training": dict(training or {}),
+        "training_data": training_data_summary((training or {}).get("data", "")),
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    contract_of(meta, str(side))  # what the loaders will check
     side.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return meta
+
+
+def training_data_summary(data: str) -> dict[str, Any]:
+    """Summary of the training shard roots for the sidecar (read from their ``index.json``).
+
+    Args:
+        data: Comma-separated shard roots (the training config's ``data``); "" when unknown.
+
+    Returns:
+        ``{"roots": [{"root", "kind", "samples", "model_id", "generator", "crop_scale"}, ...],
+        "samples": total}``; a root that cannot be read here gets ``{"root", "readable":
+        False}`` and the total counts only the readable ones.
+    """
+    from face3d_ros.nets.contract import recorded_crop_scale
+    from training.datasets.shards import read_index
+
+    roots: list[dict[str, Any]] = []
+    total = 0
+    for root in [r for r in str(data).split(",") if r]:
+        try:
+            index = read_index(root)
+        except (OSError, ValueError) as exc:
+            roots.append({"root": root, "readable": False, "error": str(exc)[:200]})
+            continue
+        attrs = index.get("attrs", {})
+        n = int(index.get("num_samples", 0))
+        total += n
+        roots.append(
+            {
+                "root": root,
+                "kind": index.get("kind"),
+                "samples": n,
+                "model_id": attrs.get("model_id"),
+                "generator": attrs.get("generator"),
+                "crop_scale": recorded_crop_scale(attrs, str(index.get("kind"))),
+            }
+        )
+    return {"roots": roots, "samples": total}
 
 
 def _training_info(ckpt: dict[str, Any]) -> dict[str, Any]:

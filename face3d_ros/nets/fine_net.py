@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """FineNet: U-Net on (gray image, coarse depth) -> per-pixel displacement along the normal (mm).
 
-Input ``[B, 2, 256, 256]``: channel 0 the gray crop in [0, 1], channel 1 the rendered coarse depth
-in pixels (larger = closer, 0 outside the face). The depth channel is normalised inside the graph:
-its mean over the face pixels is subtracted and it is divided by ``depth_scale`` (pixels), so the
-net sees only relative depth. The output is ``displacement_scale * unet(x)`` in mm; the output
+Input ``[B, 2, S, S]`` (S = the contract's ``input_size``, default 256): channel 0 the gray crop
+in [0, 1], channel 1 the rendered coarse depth in pixels (larger = closer, 0 outside the face).
+The depth channel is normalised inside the graph: its mean over the face pixels is subtracted and
+it is divided by ``depth_scale`` (pixels), so the net sees only relative depth. The output is ``displacement_scale * unet(x)`` in mm; the output
 convolution is zero-initialised so the untrained net predicts no displacement.
 """
 
@@ -16,12 +16,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from face3d_ros.nets.contract import DEFAULT_CONTRACT, NetContract, output_groups
 from face3d_ros.nets.heads import OutputSpec
 from face3d_ros.nets.unet import UNet
 
-__all__ = ["FINE_INPUT_SIZE", "FineNet"]
-
-FINE_INPUT_SIZE = 256
+__all__ = ["FineNet"]
 
 
 class FineNet(nn.Module):
@@ -39,6 +38,8 @@ class FineNet(nn.Module):
         channels: Sequence[int] = (16, 32, 64, 128),
         displacement_scale: float = 1.0,
         depth_scale: float = 32.0,
+        *,
+        contract: NetContract | None = None,
     ) -> None:
         """Create the net.
 
@@ -46,6 +47,7 @@ class FineNet(nn.Module):
             channels: U-Net channels per level.
             displacement_scale: Std of the displacement target in mm (output scaling).
             depth_scale: Depth normalisation in pixels.
+            contract: Train/run contract (default ``DEFAULT_CONTRACT.fine``).
 
         Raises:
             ValueError: If a scale is not positive.
@@ -53,9 +55,12 @@ class FineNet(nn.Module):
         super().__init__()
         if displacement_scale <= 0 or depth_scale <= 0:
             raise ValueError("displacement_scale and depth_scale must be > 0")
-        self.input_channels = 2
-        self.input_size = FINE_INPUT_SIZE
-        self.unet = UNet(2, 1, channels)
+        self.contract = contract or DEFAULT_CONTRACT.fine
+        if self.contract.net != "fine":
+            raise ValueError(f"FineNet needs a fine contract, got {self.contract.net}")
+        self.input_channels = self.contract.input_channels
+        self.input_size = self.contract.input_size
+        self.unet = UNet(self.input_channels, 1, channels)
         self.register_buffer("output_mean", torch.zeros(1))
         self.register_buffer("output_std", torch.tensor([float(displacement_scale)]))
         self.register_buffer("depth_scale", torch.tensor([float(depth_scale)]))
@@ -64,7 +69,7 @@ class FineNet(nn.Module):
     def spec(self) -> OutputSpec:
         """Output spec (one ``displacement`` group of size 1 with the output scaling)."""
         return OutputSpec(
-            (("displacement", 1),),
+            output_groups("fine", 0, 0),
             self.output_mean.detach().cpu().numpy(),
             self.output_std.detach().cpu().numpy(),
         )

@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn
 
+from face3d_ros.nets.contract import NetContract
 from face3d_ros.nets.heads import GroupHeads, OutputSpec
 from face3d_ros.nets.resnet import ResNet18
 
@@ -21,25 +20,32 @@ class RegressionNet(nn.Module):
 
     Attributes:
         spec: Output groups and de-normalisation statistics.
-        input_channels: Channels of the input image tensor.
-        input_size: Expected square input side in pixels (informative; the trunk is size-agnostic).
+        contract: The train/run contract (input, crop framing, output) stored with the weights.
+        input_channels: Channels of the input image tensor (from the contract).
+        input_size: Square input side in pixels (from the contract; the trunk is size-agnostic).
         output_mean: Buffer [P]; output_std: Buffer [P].
     """
 
     kind: str = "regression"
 
-    def __init__(self, spec: OutputSpec, input_channels: int, input_size: int) -> None:
+    def __init__(self, spec: OutputSpec, contract: NetContract, kind: str) -> None:
         """Create the net.
 
         Args:
             spec: Output groups and statistics.
-            input_channels: Input channels.
-            input_size: Input side in pixels.
+            contract: The net's contract (input channels and side).
+            kind: Expected ``contract.net``.
+
+        Raises:
+            ValueError: A contract of another net.
         """
         super().__init__()
+        if contract.net != kind:
+            raise ValueError(f"{kind} net needs a {kind} contract, got a {contract.net} one")
         self.spec = spec
-        self.input_channels = int(input_channels)
-        self.input_size = int(input_size)
+        self.contract = contract
+        self.input_channels = contract.input_channels
+        self.input_size = contract.input_size
         self.trunk = ResNet18(self.input_channels)
         self.heads = GroupHeads(ResNet18.feature_dim, spec)
         self.register_buffer("output_mean", torch.from_numpy(spec.mean.copy()))
@@ -104,35 +110,6 @@ class RegressionNet(nn.Module):
             Group name -> [B, size] view.
         """
         return {name: params[:, sl] for name, sl in self.spec.slices().items()}
-
-    def param_layout(self, n_alb: int | None = None) -> Any:
-        """The :class:`face3d_ros.params.ParamLayout` carrying this net's statistics.
-
-        Args:
-            n_alb: K_alb for a CoarseNet (which has no albedo output; default 0). Ignored for
-                the tracking net.
-
-        Returns:
-            ParamLayout whose ``coarse_*`` or ``tracking_*`` mean/std are this net's.
-        """
-        from face3d_ros.params import ParamLayout
-
-        sizes = dict(self.spec.groups)
-        if "alb" in sizes:
-            return ParamLayout(
-                sizes["id"],
-                sizes["exp"],
-                sizes["alb"],
-                tracking_mean=self.spec.mean,
-                tracking_std=self.spec.std,
-            )
-        return ParamLayout(
-            sizes["id"],
-            sizes["exp"],
-            int(n_alb or 0),
-            coarse_mean=self.spec.mean,
-            coarse_std=self.spec.std,
-        )
 
     def set_statistics(self, mean: np.ndarray, std: np.ndarray) -> None:
         """Replace the de-normalisation statistics (e.g. computed from the training set).

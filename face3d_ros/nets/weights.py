@@ -4,19 +4,29 @@
 
 Every exported graph ``<name>.onnx`` ships with ``<name>.json``::
 
-    {"format": "face3d_ros.weights", "format_version": 1, "net": "coarse",
+    {"format": "face3d_ros.weights", "format_version": 2, "net": "coarse",
      "model_id": "...", "model_dims": {"n_id": .., "n_exp": .., "n_alb": .., "n_vertices": ..},
+     "contract": {"version": 1, "net": "coarse", "input_name": "image",
+                  "input_groups": [["rgb", 3, "rgb8/255"]], "input_size": 224,
+                  "crop_policy": "detection_box", "crop_scale": 1.6,
+                  "output_name": "params", "pose": "absolute"},
      "input": {"name": "image", "shape": [null, 3, 224, 224], "dtype": "float32"},
      "output": {"name": "params", "shape": [null, P], "dtype": "float32"},
      "output_spec": {"groups": [["id", K_id], ...], "mean": [...], "std": [...]},
      "net_config": {...}, "onnx_file": "coarse.onnx", "sha256": "...", "size_bytes": ..,
-     "opset": 17, "weights_dtype": "float16", "training": {...}, "created": "..."}
+     "opset": 17, "weights_dtype": "float16", "training": {...}, "training_data": {...},
+     "created": "..."}
+
+The ``contract`` (:mod:`face3d_ros.nets.contract`) is the train/run contract: input size and
+channels, crop policy and scale, normalisation, output layout. Format-1 sidecars (the first
+shipped weights) have no ``contract``; it is derived on load (:func:`contract_of`).
 
 :func:`verify_weights` raises :class:`WeightFileError` (a ``ValueError``) when the file is missing,
-truncated or corrupted (size / sha256 mismatch), is for another net, or was trained for a face
-model with other dimensions or another ``model_id``. Torch checkpoints (``.pt``) written by
+truncated or corrupted (size / sha256 mismatch), is for another net, was trained for a face
+model with other dimensions or another ``model_id``, or carries a contract the running code
+cannot feed (the message names the field). Torch checkpoints (``.pt``) written by
 :func:`save_checkpoint` are loaded with ``weights_only=True`` (no pickle code execution) by
-:func:`load_checkpoint`, which applies the same dimension checks.
+:func:`load_checkpoint`, which applies the same checks.
 """
 
 from __future__ import annotations
@@ -32,6 +42,13 @@ import torch
 from torch import nn
 
 from face3d_ros.nets.coarse_net import CoarseNet
+from face3d_ros.nets.contract import (
+    DEFAULT_CONTRACT,
+    NET_KINDS,
+    ContractError,
+    NetContract,
+    contract_from_meta,
+)
 from face3d_ros.nets.fine_net import FineNet
 from face3d_ros.nets.heads import OutputSpec
 from face3d_ros.nets.tracking_net import TrackingNet
@@ -43,6 +60,7 @@ __all__ = [
     "WeightFileError",
     "build_net",
     "check_model_dims",
+    "contract_of",
     "load_checkpoint",
     "model_dims_of",
     "net_config_of",
@@ -55,13 +73,20 @@ __all__ = [
 
 SIDECAR_FORMAT = "face3d_ros.weights"
 CHECKPOINT_FORMAT = "face3d_ros.checkpoint"
-FORMAT_VERSION = 1
+#: Format written by this code (2: with ``contract``); 1 is still read (contract migrated).
+FORMAT_VERSION = 2
+_READ_VERSIONS = (1, 2)
 
-#: Input/output names and per-sample shapes of the exported graphs (architecture.md).
+#: Input/output names and per-sample shapes of the default contract's graphs (a view of
+#: :data:`~face3d_ros.nets.contract.DEFAULT_CONTRACT`; a weight file's own sizes are in its
+#: contract, see :func:`contract_of`).
 NET_IO: dict[str, dict[str, Any]] = {
-    "coarse": {"input": "image", "input_shape": (3, 224, 224), "output": "params"},
-    "tracking": {"input": "input", "input_shape": (6, 256, 256), "output": "params"},
-    "fine": {"input": "input", "input_shape": (2, 256, 256), "output": "displacement"},
+    kind: {
+        "input": DEFAULT_CONTRACT[kind].input_name,
+        "input_shape": DEFAULT_CONTRACT[kind].input_shape,
+        "output": DEFAULT_CONTRACT[kind].output_name,
+    }
+    for kind in NET_KINDS
 }
 
 
@@ -192,17 +217,57 @@ def read_sidecar(weights_path: str | os.PathLike) -> dict[str, Any]:
         raise WeightFileError(f"unreadable sidecar {path}: {exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
         raise WeightFileError(f"{path} is not a {SIDECAR_FORMAT} sidecar")
-    if int(meta.get("format_version", -1)) != FORMAT_VERSION:
+    if meta.get("format_version") not in _READ_VERSIONS:
         raise WeightFileError(
             f"{path}: sidecar format_version {meta.get('format_version')} unsupported "
-            f"(expected {FORMAT_VERSION})"
+            f"(this code reads {_READ_VERSIONS})"
         )
     for key in ("net", "sha256", "model_dims", "input", "output", "output_spec"):
         if key not in meta:
             raise WeightFileError(f"{path}: sidecar lacks {key!r}")
     if meta["net"] not in NET_IO:
         raise WeightFileError(f"{path}: unknown net {meta['net']!r}")
+    if meta["format_version"] >= 2 and "contract" not in meta:
+        raise WeightFileError(f"{path}: sidecar lacks 'contract'")
     return meta
+
+
+def contract_of(meta: Mapping[str, Any], where: str = "weights") -> NetContract:
+    """The checked train/run contract of a sidecar or checkpoint header.
+
+    Parses (or, for format-1 files, derives) the contract, checks that the running code can
+    feed it (:meth:`~face3d_ros.nets.contract.NetContract.check_runnable`) and that the recorded
+    output groups are the contract's layout for the recorded face-model dims.
+
+    Args:
+        meta: Sidecar dict or checkpoint header.
+        where: File name for messages.
+
+    Returns:
+        The contract.
+
+    Raises:
+        WeightFileError: Naming the field that is malformed or disagrees.
+    """
+    try:
+        contract = contract_from_meta(meta, where)
+        contract.check_runnable(where)
+    except ContractError as exc:
+        raise WeightFileError(str(exc)) from exc
+    groups = meta.get("output_spec", {}).get("groups")
+    dims = meta.get("model_dims", {})
+    if groups is not None and contract.net != "fine":
+        try:
+            want = contract.groups(dims["n_id"], dims["n_exp"], dims.get("n_alb", 0))
+        except KeyError as exc:
+            raise WeightFileError(f"{where}: model_dims lacks {exc}") from exc
+        got = tuple((str(n), int(k)) for n, k in groups)
+        if got != want:
+            raise WeightFileError(
+                f"{where}: field 'output_spec.groups' is {[list(g) for g in got]}, the "
+                f"{contract.net} contract's layout for these dims is {[list(g) for g in want]}"
+            )
+    return contract
 
 
 def verify_weights(
@@ -248,6 +313,7 @@ def verify_weights(
             )
     if model is not None:
         check_model_dims(meta["net"], meta["model_dims"], meta.get("model_id"), model, str(path))
+    contract_of(meta, str(path))
     return meta
 
 
@@ -274,7 +340,10 @@ def net_config_of(net: nn.Module) -> dict[str, Any]:
 
 
 def build_net(
-    kind: str, spec: OutputSpec, net_config: Mapping[str, Any] | None = None
+    kind: str,
+    spec: OutputSpec,
+    net_config: Mapping[str, Any] | None = None,
+    contract: NetContract | None = None,
 ) -> nn.Module:
     """Construct an (untrained) net from its kind, output spec and config.
 
@@ -282,6 +351,7 @@ def build_net(
         kind: ``coarse``, ``tracking`` or ``fine``.
         spec: Output spec (groups + mean/std).
         net_config: Extra constructor arguments (FineNet channels, depth_scale).
+        contract: The net's train/run contract (default: the default contract's).
 
     Returns:
         The net.
@@ -291,9 +361,9 @@ def build_net(
     """
     cfg = dict(net_config or {})
     if kind == "coarse":
-        return CoarseNet.from_spec(spec)
+        return CoarseNet.from_spec(spec, contract)
     if kind == "tracking":
-        return TrackingNet.from_spec(spec)
+        return TrackingNet.from_spec(spec, contract)
     if kind == "fine":
         if spec.size != 1:
             raise ValueError(f"FineNet spec must have one output, got {spec.groups}")
@@ -301,6 +371,7 @@ def build_net(
             channels=tuple(cfg.get("channels", (16, 32, 64, 128))),
             displacement_scale=float(spec.std[0]),
             depth_scale=float(cfg.get("depth_scale", 32.0)),
+            contract=contract,
         )
         net.output_mean.fill_(float(spec.mean[0]))
         return net
@@ -320,7 +391,7 @@ def save_checkpoint(
 
     Args:
         path: Destination ``.pt``.
-        net: The net (its ``kind``, spec and state are stored).
+        net: The net (its ``kind``, contract, spec and state are stored).
         model: Face model the net was trained for (dims and model_id are stored).
         extra: More entries (optimizer state, step, config ...) made of tensors, numbers,
             strings, lists and dicts only.
@@ -332,6 +403,7 @@ def save_checkpoint(
         "net": net.kind,
         "model_id": dims.get("model_id", ""),
         "model_dims": {k: v for k, v in dims.items() if k != "model_id"},
+        "contract": net.contract.to_dict(),
         "output_spec": net.spec.to_dict(),
         "net_config": net_config_of(net),
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
@@ -383,8 +455,11 @@ def load_checkpoint(
         raise WeightFileError(f"{path} holds a {kind} net, expected {net}")
     if model is not None:
         check_model_dims(kind, ckpt["model_dims"], ckpt.get("model_id"), model, str(path))
+    contract = contract_of(ckpt, str(path))
     try:
-        module = build_net(kind, OutputSpec.from_dict(ckpt["output_spec"]), ckpt.get("net_config"))
+        module = build_net(
+            kind, OutputSpec.from_dict(ckpt["output_spec"]), ckpt.get("net_config"), contract
+        )
         module.load_state_dict(ckpt["state_dict"])
     except (KeyError, ValueError, RuntimeError) as exc:
         raise WeightFileError(f"{path}: checkpoint does not fit the {kind} net: {exc}") from exc

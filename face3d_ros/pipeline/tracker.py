@@ -6,17 +6,21 @@ ROS-free (no rclpy): the node converts messages and calls :meth:`Tracker.step` o
 
 Per frame (paper Sec. 6, "tracking"):
 
+Crop sides and crop scales come from the nets' train/run contracts
+(:mod:`face3d_ros.nets.contract`, read from the weight files; defaults 224 / 256 and 1.6).
+
 * **Initialisation** (first frame, after a loss): the face detector runs on the whole frame; the
-  single-image CoarseNet sees a 224x224 crop around the largest detection box (square box of side
-  ``crop_scale`` times the box side) and predicts identity, expression and a pose in crop pixels,
-  which :func:`~face3d_ros.geometry.crop.pose_from_crop` maps to image pixels.
-* **Tracking** (every following frame): the frame is cropped (256x256) around the previous
+  single-image CoarseNet sees a crop (side: its contract's ``input_size``) around the largest
+  detection box (square box of side ``crop_scale`` times the box side) and predicts identity,
+  expression and a pose in crop pixels, which :func:`~face3d_ros.geometry.crop.pose_from_crop`
+  maps to image pixels.
+* **Tracking** (every following frame): the frame is cropped around the previous
   reconstruction's 68 projected landmarks (:func:`~face3d_ros.geometry.crop.crop_from_points`);
   the previous mesh is rendered as a PNCC image with the previous pose expressed in that crop;
   the tracking CoarseNet sees ``[RGB crop | PNCC]`` (6 channels) and predicts identity,
   expression, albedo, lighting and pose *deltas*, which are added to the previous pose in crop
   coordinates and mapped back to image pixels.
-* **FineNet** (optional): the coarse mesh's depth map is rendered in the same 256x256 crop and,
+* **FineNet** (optional): the coarse mesh's depth map is rendered in the same crop and,
   with the gray crop, gives the per-pixel displacement map (mm along the normal).
 * **Loss detection**: every ``verify_interval`` tracking frames the face detector runs on a small
   copy of the crop. No face there means the track is lost; a face whose 68 landmarks disagree
@@ -57,15 +61,15 @@ from face3d_ros.geometry.crop import (
     pose_to_crop,
 )
 from face3d_ros.geometry.sh import default_gamma
+from face3d_ros.nets.contract import NetContract
 from face3d_ros.params import FaceParams
 from face3d_ros.pipeline._kernels import pncc_into
 from face3d_ros.render.maps import pncc_colors, render_depth
 from face3d_ros.render.rasterizer import rasterize
+from face3d_ros.runtime.backend import BACKEND_KINDS
 
 __all__ = [
-    "COARSE_SIZE",
     "STAGES",
-    "TRACK_SIZE",
     "TrackResult",
     "TrackState",
     "Tracker",
@@ -73,10 +77,6 @@ __all__ = [
     "validate_image",
 ]
 
-#: Input side of the single-image CoarseNet.
-COARSE_SIZE = 224
-#: Input side of the tracking CoarseNet and FineNet (and of the depth / displacement maps).
-TRACK_SIZE = 256
 #: Keys of :attr:`TrackResult.timings_ms` (always all present; 0.0 for stages not run).
 STAGES: tuple[str, ...] = (
     "detect",
@@ -103,8 +103,8 @@ class TrackerConfig:
     """Tracker settings.
 
     Attributes:
-        backend: Inference backend kind used when the node builds the NetBundle
-            (``onnxruntime``, ``torch`` or ``tensorrt``); informational for the Tracker itself.
+        backend: Inference backend (a key of :data:`face3d_ros.runtime.backend.BACKENDS`) used
+            by :meth:`Tracker.load`.
         threads: Intra-op threads for the nets (used when building the NetBundle; None = default).
         precision: ``"fp32"`` or ``"int8"`` (onnxruntime only; see
             :mod:`face3d_ros.runtime.quantize`), used by :meth:`Tracker.load`.
@@ -113,7 +113,8 @@ class TrackerConfig:
         keyframe_interval: Re-anchor with the single-image CoarseNet every this many tracking
             frames (0 = never).
         crop_scale: Side of the square crop as a multiple of the face extent (landmark or
-            detection box side).
+            detection box side). None (default) = the crop scale the nets were trained with
+            (their contracts); a value that differs from it is refused at construction.
         min_confidence: Below this landmark-agreement confidence the track is lost.
         max_landmark_error: Mean landmark distance (as a fraction of the face size) at which the
             confidence reaches 0 (``confidence = 1 - error / max_landmark_error``, clipped).
@@ -142,7 +143,7 @@ class TrackerConfig:
     fine_precision: str | None = None
     use_fine: bool = True
     keyframe_interval: int = 0
-    crop_scale: float = 1.6
+    crop_scale: float | None = None
     min_confidence: float = 0.3
     max_landmark_error: float = 0.3
     max_landmark_jump: float = 0.5
@@ -160,9 +161,9 @@ class TrackerConfig:
         Raises:
             ValueError: On an out-of-range setting (the message names it).
         """
-        if self.backend not in ("onnxruntime", "torch", "tensorrt"):
+        if self.backend not in BACKEND_KINDS:
             raise ValueError(
-                f"backend must be onnxruntime, torch or tensorrt, got {self.backend!r}"
+                f"backend must be one of {', '.join(BACKEND_KINDS)}, got {self.backend!r}"
             )
         for name in ("precision", "fine_precision"):
             value = getattr(self, name)
@@ -172,7 +173,7 @@ class TrackerConfig:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
         if self.keyframe_interval < 0:
             raise ValueError(f"keyframe_interval must be >= 0, got {self.keyframe_interval}")
-        if not 1.0 <= self.crop_scale <= 4.0:
+        if self.crop_scale is not None and not 1.0 <= self.crop_scale <= 4.0:
             raise ValueError(f"crop_scale must be in [1, 4], got {self.crop_scale}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
@@ -207,9 +208,10 @@ class TrackResult:
         confidence: Landmark-agreement confidence in [0, 1] of the last verification (carried
             over on frames without one); 0 when no face.
         vertices: ``[N, 3]`` float32 mesh in model space (mm, identity + expression) or None.
-        coarse_depth: ``[256, 256]`` float32 depth of the coarse mesh in the crop (pixels of the
-            256 crop, larger = closer, 0 outside the face) or None (no face / FineNet off).
-        displacement: ``[256, 256]`` float32 FineNet displacement (mm along the normal; 0 outside
+        coarse_depth: ``[S, S]`` float32 depth of the coarse mesh in the crop (S = FineNet's
+            contract ``input_size``, default 256; pixels of that crop, larger = closer, 0 outside
+            the face) or None (no face / FineNet off).
+        displacement: ``[S, S]`` float32 FineNet displacement (mm along the normal; 0 outside
             the face) or None.
         timings_ms: Milliseconds per stage, keys :data:`STAGES` (0.0 for stages not run).
         frame_index: Number of frames stepped before this one since construction.
@@ -273,10 +275,37 @@ def validate_image(image_rgb: Any) -> np.ndarray:
     raise ValueError(f"frame dtype must be uint8 (or float in [0, 1]), got {image_rgb.dtype}")
 
 
-def _group_slices(meta: dict[str, Any], fallback: tuple[tuple[str, int], ...]) -> dict[str, slice]:
-    """Slices of the output groups from a sidecar's output_spec (or the contract's order)."""
+def _net_contract(net: Any, kind: str) -> NetContract:
+    """The checked contract of a loaded net (``net.contract``, or read from ``net.meta``).
+
+    Raises:
+        ValueError: A net of another kind or a contract the Tracker cannot feed (names the field).
+    """
+    contract = getattr(net, "contract", None)
+    if not isinstance(contract, NetContract):
+        from face3d_ros.nets.weights import contract_of
+
+        contract = contract_of(getattr(net, "meta", None) or {"net": kind}, f"{kind} net")
+    if contract.net != kind:
+        raise ValueError(f"the NetBundle's {kind} slot holds a {contract.net} net")
+    contract.check_runnable(f"{kind} net")
+    return contract
+
+
+def _group_slices(meta: Any, contract: NetContract, dims: tuple[int, int, int]) -> dict:
+    """Slices of the output groups of a net.
+
+    The sidecar's ``output_spec`` groups (checked against the contract's layout for the model's
+    dims), or the contract's layout when there is no sidecar.
+    """
+    want = contract.groups(*dims)
     groups = meta.get("output_spec", {}).get("groups") if isinstance(meta, dict) else None
-    pairs = [(str(n), int(s)) for n, s in groups] if groups else list(fallback)
+    pairs = tuple((str(n), int(k)) for n, k in groups) if groups else want
+    if pairs != want:
+        raise ValueError(
+            f"{contract.net} net output groups {[list(p) for p in pairs]} differ from the "
+            f"contract's layout for this face model {[list(p) for p in want]}"
+        )
     out, start = {}, 0
     for name, size in pairs:
         out[name] = slice(start, start + size)
@@ -331,31 +360,38 @@ class Tracker:
         self.detector = detector
         n_id, n_exp, n_alb = int(model.n_id), int(model.n_exp), int(model.n_alb)
         self._dims = (n_id, n_exp, n_alb)
+        self.contracts: dict[str, NetContract] = {
+            "coarse": _net_contract(nets.coarse, "coarse"),
+            "tracking": _net_contract(nets.tracking, "tracking"),
+        }
+        if config.use_fine:
+            self.contracts["fine"] = _net_contract(nets.fine, "fine")
+        for kind, contract in self.contracts.items():
+            if config.crop_scale is not None and config.crop_scale != contract.crop_scale:
+                raise ValueError(
+                    f"TrackerConfig.crop_scale={config.crop_scale:g} but the {kind} net was "
+                    f"trained with crop_scale={contract.crop_scale:g} (its contract); leave "
+                    "crop_scale unset to use the nets' framing"
+                )
+        fine_contract = self.contracts.get("fine")
+        if fine_contract is not None:
+            scale = self.contracts["tracking"].crop_scale
+            if fine_contract.crop_scale != scale:
+                raise ValueError(
+                    f"fine net contract field 'crop_scale' is {fine_contract.crop_scale:g}, but "
+                    f"it runs in the tracking crop of crop_scale {scale:g}"
+                )
+        self._coarse_size = self.contracts["coarse"].input_size
+        self._track_size = self.contracts["tracking"].input_size
+        self._fine_size = fine_contract.input_size if fine_contract else self._track_size
+        self._coarse_scale = self.contracts["coarse"].crop_scale
+        self._track_scale = self.contracts["tracking"].crop_scale
         self._coarse_slices = _group_slices(
-            nets.coarse.meta,
-            (("id", n_id), ("exp", n_exp), ("rotation", 3), ("translation", 2), ("scale", 1)),
+            nets.coarse.meta, self.contracts["coarse"], self._dims
         )
         self._tracking_slices = _group_slices(
-            nets.tracking.meta,
-            (
-                ("id", n_id),
-                ("exp", n_exp),
-                ("alb", n_alb),
-                ("sh", 27),
-                ("d_rotation", 3),
-                ("d_translation", 2),
-                ("d_scale", 1),
-            ),
+            nets.tracking.meta, self.contracts["tracking"], self._dims
         )
-        checks = [(self._coarse_slices, "coarse", name) for name in ("id", "exp")]
-        checks += [(self._tracking_slices, "tracking", name) for name in ("id", "exp", "alb")]
-        for slices, net, name in checks:
-            want = {"id": n_id, "exp": n_exp, "alb": n_alb}[name]
-            if name not in slices:
-                raise ValueError(f"{net} net output has no {name!r} group")
-            got = slices[name].stop - slices[name].start
-            if got != want:
-                raise ValueError(f"{net} net predicts {got} {name} coefficients, model has {want}")
         # Model arrays in numpy (the per-frame work is numpy / numba, not autograd).
         self._mean_shape = model.mean_shape.detach().cpu().numpy().astype(np.float32).reshape(-1)
         self._shape_basis = np.ascontiguousarray(
@@ -372,9 +408,9 @@ class Tracker:
         # PNCC colours per triangle corner [F, 3 corners, 3 channels] (fixed per model).
         self._pncc_corner_colors = np.ascontiguousarray(pncc_colors(model)[self._triangles])
         # Reused network input buffers.
-        self._coarse_in = np.zeros((1, 3, COARSE_SIZE, COARSE_SIZE), np.float32)
-        self._track_in = np.zeros((1, 6, TRACK_SIZE, TRACK_SIZE), np.float32)
-        self._fine_in = np.zeros((1, 2, TRACK_SIZE, TRACK_SIZE), np.float32)
+        self._coarse_in = np.zeros((1, *self.contracts["coarse"].input_shape), np.float32)
+        self._track_in = np.zeros((1, *self.contracts["tracking"].input_shape), np.float32)
+        self._fine_in = np.zeros((1, 2, self._fine_size, self._fine_size), np.float32)
         self._frame_index = 0
         #: Optional ``callback(net_name, input_array)`` called with every network input just
         #: before it is run (e.g. to collect INT8 calibration data); the array is a reused
@@ -455,11 +491,12 @@ class Tracker:
             self.nets.fine.run({self.nets.fine.io.input_name: self._fine_in})
         verts = self._vertices(np.zeros(self._dims[0], np.float32), np.zeros(self._dims[1]))
         extent = np.ptp(verts[:, :2], axis=0).max()
-        pose = np.array([0, 0, 0, TRACK_SIZE / 2, TRACK_SIZE / 2, 0.6 * TRACK_SIZE / extent])
+        side = self._track_size
+        pose = np.array([0, 0, 0, side / 2, side / 2, 0.6 * side / extent])
         screen = project_np(verts, pose.astype(np.float32))
         self._render_pncc_into(screen, self._track_in[0, 3:])
         self._track_in[0, 3:] = 0.0
-        rasterize(screen.astype(np.float32), self._triangles, TRACK_SIZE, TRACK_SIZE)
+        rasterize(screen.astype(np.float32), self._triangles, self._fine_size, self._fine_size)
 
     # ------------------------------------------------------------------ helpers
 
@@ -478,17 +515,17 @@ class Tracker:
         """``[68, 2]`` float32 image positions of the landmark vertices."""
         return project_np(vertices[self._landmark_idx], pose)[:, :2].astype(np.float32)
 
-    def _box(self, points: np.ndarray, shape: tuple[int, ...]) -> CropBox:
-        return crop_from_points(points, scale=self.config.crop_scale, image_shape=shape[:2])
+    def _box(self, points: np.ndarray, shape: tuple[int, ...], scale: float) -> CropBox:
+        return crop_from_points(points, scale=scale, image_shape=shape[:2])
 
     def _render_pncc_into(self, screen: np.ndarray, out: np.ndarray) -> None:
-        """Render the PNCC image of ``screen`` vertices [N, 3] into ``out`` [3, 256, 256].
+        """Render the PNCC image of ``screen`` vertices [N, 3] into ``out`` [3, S, S].
 
         Same result as :func:`face3d_ros.render.maps.render_pncc` (rasterize + barycentric
         interpolation of the PNCC colours, 0 outside), written channels-first into the network
         input buffer by a numba kernel with the per-triangle-corner colours precomputed.
         """
-        fragments = rasterize(screen, self._triangles, TRACK_SIZE, TRACK_SIZE)
+        fragments = rasterize(screen, self._triangles, self._track_size, self._track_size)
         pncc_into(fragments.triangle_id, fragments.barycentric, self._pncc_corner_colors, out)
 
     def _fill_rgb(self, buffer: np.ndarray, crop_u8: np.ndarray) -> None:
@@ -555,15 +592,15 @@ class Tracker:
     def _coarse_from_box(
         self, image: np.ndarray, det_box: tuple[float, float, float, float], timings: dict
     ) -> tuple[CropBox, np.ndarray, np.ndarray, np.ndarray]:
-        """Single-image CoarseNet on a 224 crop around a detection box.
+        """Single-image CoarseNet on its contract's crop around a detection box.
 
         Returns:
             ``(crop box, alpha_id, alpha_exp, pose in image pixels)``.
         """
         t0 = time.perf_counter()
         corners = np.array([[det_box[0], det_box[1]], [det_box[2], det_box[3]]], np.float32)
-        box = self._box(corners, image.shape)
-        crop = crop_image(image, box, COARSE_SIZE)
+        box = self._box(corners, image.shape, self._coarse_scale)
+        crop = crop_image(image, box, self._coarse_size)
         self._fill_rgb(self._coarse_in, crop)
         if self.input_recorder is not None:
             self.input_recorder("coarse", self._coarse_in)
@@ -577,7 +614,7 @@ class Tracker:
         pose_crop = np.concatenate(
             [vec[sl["rotation"]], vec[sl["translation"]], vec[sl["scale"]]]
         ).astype(np.float32)
-        pose = np.asarray(pose_from_crop(pose_crop, box, COARSE_SIZE), np.float32)
+        pose = np.asarray(pose_from_crop(pose_crop, box, self._coarse_size), np.float32)
         return box, vec[sl["id"]].astype(np.float32), vec[sl["exp"]].astype(np.float32), pose
 
     def _verify_in_crop(
@@ -615,10 +652,10 @@ class Tracker:
     def _fine(
         self, vertices: np.ndarray, pose_crop: np.ndarray, crop_u8: np.ndarray, timings: dict
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Coarse depth map and FineNet displacement in the 256 crop."""
+        """Coarse depth map and FineNet displacement in the FineNet-side crop."""
         t0 = time.perf_counter()
         screen = project_np(vertices, pose_crop)
-        depth, inside = render_depth(screen, self._triangles, TRACK_SIZE, TRACK_SIZE)
+        depth, inside = render_depth(screen, self._triangles, self._fine_size, self._fine_size)
         gray = cv2.cvtColor(crop_u8, cv2.COLOR_RGB2GRAY)
         np.multiply(gray, np.float32(1.0 / 255.0), out=self._fine_in[0, 0], dtype=np.float32)
         self._fine_in[0, 1] = depth
@@ -716,10 +753,10 @@ class Tracker:
         assert self._prev_vertices is not None
         t0 = time.perf_counter()
         try:
-            box = self._box(self._prev_landmarks, image.shape)
+            box = self._box(self._prev_landmarks, image.shape, self._track_scale)
         except ValueError as exc:  # degenerate landmarks or a box off the image
             return self._lose(f"no usable tracking crop ({exc})", timings)
-        crop = crop_image(image, box, TRACK_SIZE)
+        crop = crop_image(image, box, self._track_size)
         timings["crop"] += (time.perf_counter() - t0) * 1e3
 
         self._frames_since_init += 1
@@ -741,7 +778,7 @@ class Tracker:
 
         # PNCC of the previous mesh with the previous pose, in this crop.
         t1 = time.perf_counter()
-        prev_pose_crop = np.asarray(pose_to_crop(prev.pose, box, TRACK_SIZE), np.float32)
+        prev_pose_crop = np.asarray(pose_to_crop(prev.pose, box, self._track_size), np.float32)
         screen = project_np(self._prev_vertices, prev_pose_crop).astype(np.float32)
         self._render_pncc_into(screen, self._track_in[0, 3:])
         self._fill_rgb(self._track_in, crop)
@@ -759,7 +796,7 @@ class Tracker:
             [vec[sl["d_rotation"]], vec[sl["d_translation"]], vec[sl["d_scale"]]]
         ).astype(np.float32)
         pose_crop = prev_pose_crop + delta
-        pose = np.asarray(pose_from_crop(pose_crop, box, TRACK_SIZE), np.float32)
+        pose = np.asarray(pose_from_crop(pose_crop, box, self._track_size), np.float32)
         params = _RawParams(
             alpha_id=vec[sl["id"]].astype(np.float32),
             alpha_exp=vec[sl["exp"]].astype(np.float32),
@@ -827,11 +864,13 @@ class Tracker:
         )
         coarse_depth = displacement = None
         if cfg.use_fine:
-            if crop_u8 is None or pose_crop is None:
+            if crop_u8 is None or pose_crop is None or self._fine_size != self._track_size:
                 t0 = time.perf_counter()
-                crop_u8 = crop_image(image, box, TRACK_SIZE)
+                crop_u8 = crop_image(image, box, self._fine_size)
                 timings["crop"] += (time.perf_counter() - t0) * 1e3
-                pose_crop = np.asarray(pose_to_crop(params.pose, box, TRACK_SIZE), np.float32)
+                pose_crop = np.asarray(
+                    pose_to_crop(params.pose, box, self._fine_size), np.float32
+                )
             coarse_depth, displacement = self._fine(vertices, pose_crop, crop_u8, timings)
 
         state = (

@@ -1,31 +1,45 @@
 # Copyright 2026 The face3d_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""The inference-backend interface and its factory.
+"""The inference-backend interface, the backend registry and the factory.
 
 A backend runs one exported net (CoarseNet, tracking CoarseNet or FineNet) on numpy arrays::
 
     backend = create_backend("onnxruntime", "face3d_ros/weights/coarse.onnx", threads=2)
-    params = backend.run({"image": crop})["params"]        # crop: [B, 3, 224, 224] float32
+    params = backend.run({"image": crop})["params"]    # crop: [B, *backend.io.input_shape]
 
 Three implementations: ONNX Runtime (default, CPU), PyTorch (``.pt`` checkpoints rebuilt with
 :mod:`face3d_ros.nets`) and TensorRT (GPU only). Every backend checks the weight file against
 its JSON sidecar (or the checkpoint header) and, when a face model is given, against that model's
-dimensions and ``model_id``; every mismatch raises a
+dimensions and ``model_id``, and reads the net's train/run contract from it
+(:attr:`InferenceBackend.contract`); every mismatch raises a
 :class:`~face3d_ros.nets.weights.WeightFileError` (a ``ValueError``) that says what is wrong.
 Inputs are validated on every call (names, rank, per-sample shape, dtype float32) and bad inputs
 raise ``ValueError``.
+
+Adding a backend is one new module with a class following :class:`InferenceBackend` (its
+constructor takes ``weights_path`` and keyword options) plus one line in :data:`BACKENDS`.
+The registry names the class by module path (imported only when that backend is created), so
+the backend modules never import this one and there is no import cycle.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from face3d_ros.nets.contract import NetContract
+from face3d_ros.runtime.netio import NetIO, check_inputs
+
 __all__ = [
+    "BACKENDS",
     "BACKEND_KINDS",
+    "BackendInfo",
     "BackendKind",
     "InferenceBackend",
     "NetIO",
@@ -33,9 +47,42 @@ __all__ = [
     "create_backend",
 ]
 
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """Registry entry of a backend.
+
+    Attributes:
+        target: ``"module:Class"`` of the implementation.
+        suffix: Weight-file suffix it loads from a weights directory (``.onnx`` / ``.pt``).
+        precisions: Weight precisions a NetBundle may load with it.
+        description: One line for parameter docs.
+    """
+
+    target: str
+    suffix: str
+    precisions: tuple[str, ...]
+    description: str
+
+
+#: The backends: name -> entry. The first is the default.
+BACKENDS: dict[str, BackendInfo] = {
+    "onnxruntime": BackendInfo(
+        "face3d_ros.runtime.onnx_backend:OnnxRuntimeBackend", ".onnx", ("fp32", "int8"),
+        "ONNX Runtime on CPU (or CUDA with onnxruntime-gpu)",
+    ),
+    "torch": BackendInfo(
+        "face3d_ros.runtime.torch_backend:TorchBackend", ".pt", ("fp32",),
+        "PyTorch eager on .pt checkpoints",
+    ),
+    "tensorrt": BackendInfo(
+        "face3d_ros.runtime.tensorrt_backend:TensorRTBackend", ".onnx", ("fp32",),
+        "TensorRT engines (CUDA GPU only)",
+    ),
+}  # fmt: skip
 BackendKind = Literal["onnxruntime", "torch", "tensorrt"]
-#: Accepted backend names.
-BACKEND_KINDS: tuple[str, ...] = ("onnxruntime", "torch", "tensorrt")
+#: Accepted backend names (the keys of :data:`BACKENDS`).
+BACKEND_KINDS: tuple[str, ...] = tuple(BACKENDS)
 
 
 @runtime_checkable
@@ -43,14 +90,16 @@ class InferenceBackend(Protocol):
     """One loaded net behind a numpy-in, numpy-out interface.
 
     Attributes:
-        kind: Backend name (``onnxruntime``, ``torch`` or ``tensorrt``).
+        kind: Backend name (a key of :data:`BACKENDS`).
         net: Which net is loaded (``coarse``, ``tracking`` or ``fine``).
-        io: Input/output names and per-sample input shape.
+        contract: The net's train/run contract read from its weight file.
+        io: Input/output names and per-sample input shape (from the contract).
         meta: The sidecar (or checkpoint header) the weights were checked against.
     """
 
     kind: str
     net: str
+    contract: NetContract
     io: NetIO
     meta: dict[str, Any]
 
@@ -67,85 +116,22 @@ class InferenceBackend(Protocol):
         ...
 
 
-class NetIO:
-    """Names and shapes of a net's single input and single output.
-
-    Attributes:
-        input_name: e.g. ``"image"`` (coarse) or ``"input"`` (tracking, fine).
-        input_shape: Per-sample ``(C, H, W)``.
-        output_name: ``"params"`` or ``"displacement"``.
-    """
-
-    __slots__ = ("input_name", "input_shape", "output_name")
-
-    def __init__(self, input_name: str, input_shape: tuple[int, int, int], output_name: str):
-        """Store the names and the per-sample shape.
-
-        Args:
-            input_name: Input tensor name.
-            input_shape: ``(C, H, W)``.
-            output_name: Output tensor name.
-        """
-        self.input_name = str(input_name)
-        self.input_shape = tuple(int(v) for v in input_shape)
-        self.output_name = str(output_name)
-
-    @classmethod
-    def for_net(cls, net: str) -> NetIO:
-        """The architecture's I/O contract for a net kind.
-
-        Args:
-            net: ``coarse``, ``tracking`` or ``fine``.
-
-        Returns:
-            Its :class:`NetIO`.
-
-        Raises:
-            ValueError: Unknown net kind.
-        """
-        from face3d_ros.nets.weights import NET_IO
-
-        if net not in NET_IO:
-            raise ValueError(f"unknown net {net!r}; expected one of {sorted(NET_IO)}")
-        spec = NET_IO[net]
-        return cls(spec["input"], spec["input_shape"], spec["output"])
-
-    def __repr__(self) -> str:
-        """Readable form."""
-        return (
-            f"NetIO({self.input_name!r} [B, {', '.join(map(str, self.input_shape))}] -> "
-            f"{self.output_name!r})"
-        )
-
-
-def check_inputs(inputs: dict[str, np.ndarray], io: NetIO, where: str) -> np.ndarray:
-    """Validate a backend's input dictionary and return the input array.
+def backend_class(kind: str) -> type:
+    """Import and return the implementation class of a registered backend.
 
     Args:
-        inputs: ``{name: array}`` passed to ``run``.
-        io: The net's I/O contract.
-        where: Backend description for messages.
+        kind: A key of :data:`BACKENDS`.
 
     Returns:
-        The C-contiguous float32 ``[B, C, H, W]`` input (the caller's array when it already is).
+        The class.
 
     Raises:
-        ValueError: Missing/extra names, wrong rank, per-sample shape, empty batch or dtype.
+        ValueError: Unknown backend.
     """
-    if not isinstance(inputs, dict) or set(inputs) != {io.input_name}:
-        got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
-        raise ValueError(f"{where}: expected inputs {{{io.input_name!r}}}, got {got}")
-    x = inputs[io.input_name]
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"{where}: input {io.input_name!r} must be a numpy array")
-    if x.dtype != np.float32:
-        raise ValueError(f"{where}: input {io.input_name!r} must be float32, got {x.dtype}")
-    if x.ndim != 4 or tuple(x.shape[1:]) != io.input_shape or x.shape[0] < 1:
-        raise ValueError(
-            f"{where}: input {io.input_name!r} must have shape [B>=1, "
-            f"{', '.join(map(str, io.input_shape))}], got {list(x.shape)}"
-        )
-    return np.ascontiguousarray(x)
+    if kind not in BACKENDS:
+        raise ValueError(f"unknown backend {kind!r}; expected one of {', '.join(BACKEND_KINDS)}")
+    module, name = BACKENDS[kind].target.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def create_backend(
@@ -185,34 +171,19 @@ def create_backend(
         WeightFileError: (a ``ValueError``) missing, corrupted or mismatching weights.
         RuntimeError: The backend cannot run here (no CUDA device, library not installed).
     """
-    if kind not in BACKEND_KINDS:
-        raise ValueError(f"unknown backend {kind!r}; expected one of {', '.join(BACKEND_KINDS)}")
+    cls = backend_class(kind)
     if threads is not None and int(threads) < 1:
         raise ValueError(f"threads must be >= 1 or None, got {threads}")
-    path = Path(weights_path)
-    if kind == "onnxruntime":
-        from face3d_ros.runtime.onnx_backend import OnnxRuntimeBackend
-
-        return OnnxRuntimeBackend(
-            path,
-            device=device,
-            threads=threads,
-            net=net,
-            model=model,
-            check_hash=check_hash,
-            allow_spinning=allow_spinning,
-        )
-    if kind == "torch":
-        from face3d_ros.runtime.torch_backend import TorchBackend
-
-        return TorchBackend(path, device=device, threads=threads, net=net, model=model)
-    from face3d_ros.runtime.tensorrt_backend import TensorRTBackend
-
-    return TensorRTBackend(
-        path,
-        device=device,
-        net=net,
-        model=model,
-        check_hash=check_hash,
-        cache_dir=cache_dir,
-    )
+    options = {
+        "device": device,
+        "threads": threads,
+        "net": net,
+        "model": model,
+        "check_hash": check_hash,
+        "cache_dir": cache_dir,
+        "allow_spinning": allow_spinning,
+    }
+    accepted = inspect.signature(cls.__init__).parameters
+    # Options a backend does not take are dropped (e.g. threads for TensorRT, whose work runs
+    # on the GPU); the documented defaults above say which backend uses which option.
+    return cls(Path(weights_path), **{k: v for k, v in options.items() if k in accepted})

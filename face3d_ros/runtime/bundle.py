@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from face3d_ros.runtime.backend import BACKEND_KINDS, InferenceBackend, create_backend
+from face3d_ros.runtime.backend import BACKEND_KINDS, BACKENDS, InferenceBackend, create_backend
 
 __all__ = ["NET_FILES", "PRECISIONS", "NetBundle", "default_weights_dir", "weight_file"]
 
 #: File stems of the three nets inside a weights directory.
 NET_FILES: dict[str, str] = {"coarse": "coarse", "tracking": "tracking", "fine": "fine"}
-_SUFFIX = {"onnxruntime": ".onnx", "tensorrt": ".onnx", "torch": ".pt"}
-#: Weight precisions NetBundle can load.
+#: Weight precisions NetBundle can load (each backend's subset is in its registry entry).
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 
 
@@ -56,15 +55,19 @@ def weight_file(
     """
     if net not in NET_FILES:
         raise ValueError(f"unknown net {net!r}; expected one of {sorted(NET_FILES)}")
-    if backend not in _SUFFIX:
+    if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKEND_KINDS)}")
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    info = BACKENDS[backend]
+    if precision not in info.precisions:
+        with_it = [k for k, v in BACKENDS.items() if precision in v.precisions]
+        raise ValueError(
+            f"precision={precision!r} is only available with the {' / '.join(with_it)} backend"
+        )
     if precision == "int8":
-        if backend != "onnxruntime":
-            raise ValueError("precision='int8' is only available with the onnxruntime backend")
-        return Path(weights_dir) / (NET_FILES[net] + ".int8.onnx")
-    return Path(weights_dir) / (NET_FILES[net] + _SUFFIX[backend])
+        return Path(weights_dir) / (NET_FILES[net] + ".int8" + info.suffix)
+    return Path(weights_dir) / (NET_FILES[net] + info.suffix)
 
 
 @dataclass
@@ -72,9 +75,10 @@ class NetBundle:
     """The tracker's nets and face model.
 
     Attributes:
-        coarse: Single-image CoarseNet (``image [B, 3, 224, 224] -> params``).
-        tracking: Tracking CoarseNet (``input [B, 6, 256, 256] -> params``).
-        fine: FineNet (``input [B, 2, 256, 256] -> displacement``) or None when not loaded.
+        coarse: Single-image CoarseNet (``image [B, 3, S, S] -> params``; S and the crop framing
+            from its contract, ``coarse.contract``).
+        tracking: Tracking CoarseNet (``input [B, 6, S, S] -> params``).
+        fine: FineNet (``input [B, 2, S, S] -> displacement``) or None when not loaded.
         model: The :class:`~face3d_ros.model.morphable.MorphableModel` the nets were trained for
             (truncated to the nets' dimensions).
         weights_dir: Where the weights came from (None when assembled by hand).
@@ -155,15 +159,14 @@ class NetBundle:
                 "them in face3d_ros/weights/; export your own with training/export.py)"
             )
         morph = cls._resolve_model(model, coarse_path, backend)
-        kwargs: dict[str, Any] = {"device": device, "model": morph}
-        if backend != "torch":
-            kwargs["check_hash"] = check_hash
-        if backend == "onnxruntime":
-            kwargs["allow_spinning"] = allow_spinning
-        if backend != "tensorrt":
-            kwargs["threads"] = threads
-        else:
-            kwargs["cache_dir"] = cache_dir
+        kwargs: dict[str, Any] = {
+            "device": device,
+            "model": morph,
+            "check_hash": check_hash,
+            "allow_spinning": allow_spinning,
+            "threads": threads,
+            "cache_dir": cache_dir,
+        }  # create_backend passes each backend the options it takes
         nets: dict[str, InferenceBackend | None] = {}
         for name in ("coarse", "tracking", "fine"):
             if name == "fine" and not load_fine:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from face3d_ros.runtime.backend import NetIO, check_inputs
+from face3d_ros.runtime.netio import NetIO, check_inputs
 
 __all__ = ["OnnxRuntimeBackend"]
 
@@ -27,7 +27,8 @@ class OnnxRuntimeBackend:
     Attributes:
         kind: ``"onnxruntime"``.
         net: ``coarse``, ``tracking`` or ``fine``.
-        io: Input/output names and the per-sample input shape.
+        contract: The net's train/run contract (from the sidecar).
+        io: Input/output names and the per-sample input shape (from the contract).
         meta: The verified sidecar.
         weights_path: The ``.onnx`` file.
         threads: Intra-op threads requested (None = ONNX Runtime's default).
@@ -70,7 +71,7 @@ class OnnxRuntimeBackend:
         """
         import onnxruntime as ort
 
-        from face3d_ros.nets.weights import WeightFileError, verify_weights
+        from face3d_ros.nets.weights import WeightFileError, contract_of, verify_weights
 
         path = Path(weights_path)
         if path.suffix != ".onnx":
@@ -80,7 +81,8 @@ class OnnxRuntimeBackend:
         )
         self.weights_path = path
         self.net: str = self.meta["net"]
-        self.io = NetIO.for_net(self.net)
+        self.contract = contract_of(self.meta, str(self.weights_path))
+        self.io = NetIO.from_contract(self.contract)
         self.threads = threads
         self.allow_spinning = bool(allow_spinning)
 

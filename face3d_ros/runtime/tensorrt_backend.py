@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from face3d_ros.runtime.backend import NetIO, check_inputs
+from face3d_ros.runtime.netio import NetIO, check_inputs
 
 __all__ = ["TensorRTBackend", "default_engine_cache_dir", "engine_cache_path"]
 
@@ -163,7 +163,7 @@ class TensorRTBackend:
         fp16: bool,
         max_batch: int,
     ) -> None:
-        from face3d_ros.nets.weights import sha256_file, verify_weights
+        from face3d_ros.nets.weights import contract_of, sha256_file, verify_weights
 
         try:
             import tensorrt as trt
@@ -177,7 +177,8 @@ class TensorRTBackend:
             self.weights_path, net=net, model=model, check_hash=check_hash
         )
         self.net: str = self.meta["net"]
-        self.io = NetIO.for_net(self.net)
+        self.contract = contract_of(self.meta, str(self.weights_path))
+        self.io = NetIO.from_contract(self.contract)
         index = self.device.index if self.device.index is not None else 0
         sha = self.meta["sha256"] if check_hash else sha256_file(self.weights_path)
         self.engine_path = engine_cache_path(
@@ -273,12 +274,13 @@ class TensorRTBackend:
                 "(torch_tensorrt not installed)"
             ) from exc
         from face3d_ros.nets.tensorrt import build_tensorrt_engine
-        from face3d_ros.nets.weights import load_checkpoint
+        from face3d_ros.nets.weights import contract_of, load_checkpoint
 
         _, ckpt = load_checkpoint(self.weights_path, net=net, model=model)
         self.meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
         self.net = str(ckpt["net"])
-        self.io = NetIO.for_net(self.net)
+        self.contract = contract_of(self.meta, str(self.weights_path))
+        self.io = NetIO.from_contract(self.contract)
         # Compiled with torch-tensorrt (dynamo) and cached as an exported program per
         # checkpoint sha256, GPU and TensorRT version by face3d_ros.nets.tensorrt.
         self._compiled, self.engine_path = build_tensorrt_engine(

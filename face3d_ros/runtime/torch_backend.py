@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from face3d_ros.runtime.backend import NetIO, check_inputs
+from face3d_ros.runtime.netio import NetIO, check_inputs
 
 __all__ = ["TorchBackend"]
 
@@ -27,7 +27,8 @@ class TorchBackend:
     Attributes:
         kind: ``"torch"``.
         net: ``coarse``, ``tracking`` or ``fine``.
-        io: Input/output names and the per-sample input shape.
+        contract: The net's train/run contract (from the checkpoint).
+        io: Input/output names and the per-sample input shape (from the contract).
         meta: The checkpoint header (everything but the state dict).
         module: The rebuilt ``torch.nn.Module`` (eval mode).
         device: The torch device.
@@ -59,7 +60,7 @@ class TorchBackend:
         """
         import torch
 
-        from face3d_ros.nets.weights import WeightFileError, load_checkpoint
+        from face3d_ros.nets.weights import WeightFileError, contract_of, load_checkpoint
 
         path = Path(weights_path)
         if path.suffix != ".pt":
@@ -73,8 +74,9 @@ class TorchBackend:
         self.module = module
         self.meta: dict[str, Any] = {k: v for k, v in ckpt.items() if k != "state_dict"}
         self.net: str = str(ckpt["net"])
-        self.io = NetIO.for_net(self.net)
         self.weights_path = path
+        self.contract = contract_of(self.meta, str(path))
+        self.io = NetIO.from_contract(self.contract)
         self._torch = torch
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
