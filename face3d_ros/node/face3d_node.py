@@ -103,6 +103,7 @@ class Face3dNode(LifecycleNode):
         self._model_info: ModelInfo | None = None
         self._converter: ImageConverter | None = None
         self._warned_no_camera_info = False
+        self._mesh_faces = 0  # frames with a face since activation (mesh_every_n decimation)
         self._state_name = "UNCONFIGURED"
 
     # ------------------------------------------------------------------ lifecycle
@@ -168,6 +169,7 @@ class Face3dNode(LifecycleNode):
         self._camera_info = CameraInfoSource(self, "camera_info", sensor_qos(), self._io_group)
         self.get_logger().info(f"CameraInfo lookup: {self._camera_info.backend}")
         self._stats.reset()
+        self._mesh_faces = 0
         self._state_name = "ACTIVE"
         return super().on_activate(state)
 
@@ -295,7 +297,9 @@ class Face3dNode(LifecycleNode):
 
         Stages: ``track`` (Tracker.step; its own ``timings_ms`` as ``track_<stage>``), and
         build + publish of ``face_params``, ``depth`` (both maps), ``mesh`` and ``overlay``
-        (0 when switched off).
+        (0 when switched off). The depth maps, the mesh and the overlay are built only while
+        their topic has a subscriber (image_pipeline's depth_image_proc pattern), the mesh on
+        every ``mesh_every_n``-th frame with a face (its DELETE on a lost face always).
         """
         p = NodeParams.from_node(self)
         clock = time.perf_counter
@@ -313,22 +317,29 @@ class Face3dNode(LifecycleNode):
         )
         stages["face_params"] = (t := clock()) - t1
         if p.publish_depth:
-            if result.displacement is not None:
-                self._pubs["displacement"].publish(build_depth_image(result.displacement, header))
-            if result.coarse_depth is not None:
-                self._pubs["coarse_depth"].publish(build_depth_image(result.coarse_depth, header))
+            for name in ("displacement", "coarse_depth"):
+                image = getattr(result, name)
+                if image is not None and self._subscribed(name):
+                    self._pubs[name].publish(build_depth_image(image, header))
         stages["depth"] = (t1 := clock()) - t
-        if p.publish_mesh:
+        if result.has_face:
+            self._mesh_faces += 1
+        mesh_due = not result.has_face or (self._mesh_faces - 1) % p.mesh_every_n == 0
+        if p.publish_mesh and mesh_due and self._subscribed("face_mesh"):
             cam = self._intrinsics(msg, p)
             self._pubs["face_mesh"].publish(
                 serialize_mesh_marker(result, header, model, cam, frame_id=p.mesh_frame)
             )
         stages["mesh"] = (t := clock()) - t1
-        if p.publish_overlay:
+        if p.publish_overlay and self._subscribed("overlay"):
             overlay = build_overlay(rgb, result, model)
             self._pubs["overlay"].publish(numpy_to_image(overlay, "rgb8", header))
         stages["overlay"] = clock() - t
         self._stats.published += 1
+
+    def _subscribed(self, name: str) -> bool:
+        """Whether the output ``name`` has at least one subscriber (else it is not built)."""
+        return self._pubs[name].get_subscription_count() > 0
 
     def _publish_diagnostics(self) -> None:
         if self._diag_pub is None:

@@ -18,6 +18,8 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 
+from face3d_ros.detection.interface import DEFAULT_DETECTOR, DETECTOR_NAMES
+
 __all__ = [
     "BACKENDS",
     "PARAMETERS",
@@ -74,6 +76,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec("use_fine", True, "Run the FineNet (displacement map) on tracked frames."),
     ParamSpec(
+        "detector", DEFAULT_DETECTOR,
+        "Face detector: blazeface (BlazeFace CNN, about 3 ms per frame, faces from about 12 % of "
+        "the frame's longer side) or dlib (HOG, about 100 ms per 640x360 frame, smaller faces); "
+        "both place the 68 landmarks with dlib's predictor. Applied on the next activation.",
+        choices=DETECTOR_NAMES,
+    ),
+    ParamSpec(
         "keyframe_interval", 0,
         "Re-initialise from the Single-image CoarseNet every N tracked frames; 0 = never.",
         int_range=(0, 10000),
@@ -87,6 +96,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("publish_overlay", True, "Publish the overlay image (rgb8)."),
     ParamSpec(
         "publish_depth", True, "Publish the displacement and coarse_depth images (32FC1).",
+    ),
+    ParamSpec(
+        "mesh_every_n", 1,
+        "Publish the face_mesh Marker on every N-th frame with a face (1 = every frame); a lost "
+        "face's DELETE is always sent.",
+        int_range=(1, 1000),
     ),
     ParamSpec(
         "mesh_frame", "",
@@ -134,11 +149,13 @@ class NodeParams:
     device: str
     threads: int
     use_fine: bool
+    detector: str
     keyframe_interval: int
     min_confidence: float
     publish_mesh: bool
     publish_overlay: bool
     publish_depth: bool
+    mesh_every_n: int
     mesh_frame: str
     assumed_focal_px: float
     camera_info_slop: float

@@ -23,7 +23,7 @@ def load_tracker(p: Any) -> tuple[Any, Any]:
 
     Args:
         p: :class:`face3d_ros.node.parameters.NodeParams` (model_path, weights_dir, backend,
-            device, threads, use_fine, keyframe_interval, min_confidence).
+            device, threads, use_fine, detector, keyframe_interval, min_confidence).
 
     Returns:
         ``(tracker, model_data)``: a ``face3d_ros.pipeline.Tracker`` and the
@@ -31,10 +31,11 @@ def load_tracker(p: Any) -> tuple[Any, Any]:
 
     Raises:
         TrackerLoadError: missing/corrupt model or weights, weights trained for another model,
-            unusable backend/device, missing dlib landmark predictor.
+            unusable backend/device, unknown detector, missing detector model or dlib landmark
+            predictor.
     """
     try:
-        from face3d_ros.detection.detector import FaceDetector
+        from face3d_ros.detection.interface import make_detector
         from face3d_ros.model.default import default_model_path, load_default_model
         from face3d_ros.model.io import load_face_model
         from face3d_ros.pipeline import Tracker, TrackerConfig
@@ -60,14 +61,15 @@ def load_tracker(p: Any) -> tuple[Any, Any]:
     except (OSError, ValueError, RuntimeError, ImportError) as exc:
         raise TrackerLoadError(f"weights {weights_where} ({p.backend}, {p.device}): {exc}") from exc
     try:
-        detector = FaceDetector()
+        detector = make_detector(p.detector)
     except (OSError, ValueError, RuntimeError, ImportError) as exc:
-        raise TrackerLoadError(f"face detector: {exc}") from exc
+        raise TrackerLoadError(f"face detector {p.detector!r}: {exc}") from exc
     try:
         config = TrackerConfig(
             backend=p.backend,
             threads=p.threads or None,
             use_fine=p.use_fine,
+            detector=p.detector,
             keyframe_interval=p.keyframe_interval,
             min_confidence=p.min_confidence,
         )

@@ -51,6 +51,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from face3d_ros.detection.interface import DEFAULT_DETECTOR, DETECTOR_NAMES
 from face3d_ros.geometry.camera import project_np
 from face3d_ros.geometry.crop import (
     CropBox,
@@ -135,6 +136,9 @@ class TrackerConfig:
         detect_max_faces: Consider at most this many detections at initialisation (the largest
             is used).
         mask_displacement: Zero the displacement map outside the rendered face.
+        detector: Face detector :meth:`Tracker.load` builds when none is given (a name of
+            :data:`face3d_ros.detection.DETECTOR_NAMES`: ``blazeface``, the BlazeFace CNN, or
+            ``dlib``, the HOG detector; both with dlib's 68-point predictor).
     """
 
     backend: str = "onnxruntime"
@@ -154,6 +158,7 @@ class TrackerConfig:
     verify_crop_size: int = 128
     detect_max_faces: int = 8
     mask_displacement: bool = True
+    detector: str = DEFAULT_DETECTOR
 
     def __post_init__(self) -> None:
         """Validate ranges.
@@ -193,6 +198,10 @@ class TrackerConfig:
             raise ValueError(f"verify_crop_size must be >= 32, got {self.verify_crop_size}")
         if self.detect_max_faces < 1:
             raise ValueError(f"detect_max_faces must be >= 1, got {self.detect_max_faces}")
+        if self.detector not in DETECTOR_NAMES:
+            raise ValueError(
+                f"detector must be one of {', '.join(DETECTOR_NAMES)}, got {self.detector!r}"
+            )
 
 
 @dataclass
@@ -434,7 +443,7 @@ class Tracker:
             config: Settings.
             weights_dir: Weights directory (default: the package's ``face3d_ros/weights``).
             model: FaceModelData (default: the package's default model).
-            detector: Face detector (default: ``FaceDetector()``, dlib).
+            detector: Face detector (default: ``make_detector(config.detector)``).
             device: ``"cpu"`` or ``"cuda[:N]"``.
 
         Returns:
@@ -457,9 +466,9 @@ class Tracker:
             fine_precision=config.fine_precision,
         )
         if detector is None:
-            from face3d_ros.detection.detector import FaceDetector
+            from face3d_ros.detection.interface import make_detector
 
-            detector = FaceDetector()
+            detector = make_detector(config.detector)
         return cls(config, nets.model, nets, detector)
 
     # ------------------------------------------------------------------ state
