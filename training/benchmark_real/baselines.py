@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from face3d_ros.detection.detector import box_from_landmarks
-from face3d_ros.geometry.camera import project_np
 from face3d_ros.geometry.crop import crop_from_points, pose_from_crop
 from face3d_ros.geometry.rotation import euler_to_matrix_np
 
@@ -48,7 +47,8 @@ __all__ = [
 
 def frontal_landmarks(lm3d: np.ndarray) -> np.ndarray:
     """``[68, 2]`` image-plane positions of the mean face seen frontally at 1 px/mm, origin 0."""
-    return project_np(np.asarray(lm3d, np.float64), np.array([0, 0, 0, 0, 0, 1.0]))[:, :2]
+    pts = np.asarray(lm3d, np.float64)
+    return np.stack([pts[:, 0], -pts[:, 1]], 1)  # project_np at pose (0, 0, 0, 0, 0, 1)
 
 
 def _box_side_centre(box: tuple[float, float, float, float]) -> tuple[float, np.ndarray]:
@@ -76,7 +76,7 @@ def box_placement(
     k = side / side0
     t = c - k * c0
     pose = np.array([0.0, 0.0, 0.0, t[0], t[1], k])
-    return project_np(lm3d, pose)[:, :2].astype(np.float64), pose
+    return _project_batch(lm3d, pose), pose
 
 
 def prior_placement(
@@ -106,7 +106,7 @@ def prior_placement(
     corners = np.array([[box[0], box[1]], [box[2], box[3]]], np.float64)
     crop = crop_from_points(corners, scale=crop_scale, image_shape=image_shape[:2])
     pose = np.asarray(pose_from_crop(np.asarray(prior_pose_crop, np.float64), crop, crop_size))
-    return project_np(lm3d, pose)[:, :2].astype(np.float64), pose.astype(np.float64)
+    return _project_batch(lm3d, pose), pose.astype(np.float64)
 
 
 def similarity_fit(lm3d: np.ndarray, reference: np.ndarray) -> np.ndarray:
