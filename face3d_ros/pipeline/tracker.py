@@ -124,8 +124,10 @@ class TrackerConfig:
         min_inside_fraction: Fraction of projected landmarks that must lie inside the image.
         min_face_size: Smallest face (landmark extent, pixels) that is tracked.
         verify_interval: Run the detector in the crop every this many tracking frames to check
-            that a face is there and agrees with the reconstruction (1 = every frame, 0 = never:
-            only NaN / out-of-image / jump checks then).
+            that a face is there and agrees with the reconstruction (1 = every frame, the
+            default, so that a TRACKING frame always had a face; N > 1 saves the check on N - 1
+            of N frames, which are then TRACKING unverified: a face that vanished is reported
+            up to N - 1 frames late; 0 = never: only NaN / out-of-image / jump checks).
         reanchor_on_drift: When a verification finds the face but its landmarks disagree with
             the reconstruction (confidence below ``min_confidence``), re-anchor on that detection
             with the single-image CoarseNet in the same frame (state stays TRACKING) instead of
@@ -153,7 +155,7 @@ class TrackerConfig:
     max_landmark_jump: float = 0.5
     min_inside_fraction: float = 0.6
     min_face_size: float = 24.0
-    verify_interval: int = 3
+    verify_interval: int = 1
     reanchor_on_drift: bool = True
     verify_crop_size: int = 128
     detect_max_faces: int = 8
@@ -882,10 +884,12 @@ class Tracker:
                 )
             coarse_depth, displacement = self._fine(vertices, pose_crop, crop_u8, timings)
 
+        # INITIALISING only for a fresh start (no track before this frame); a keyframe or drift
+        # re-anchoring keeps a running track TRACKING, also with keyframe_interval=1.
         state = (
             TrackState.INITIALISING
-            if reinitialised and self._state != TrackState.TRACKING
-            else (TrackState.TRACKING)
+            if reinitialised and self._prev_params is None
+            else TrackState.TRACKING
         )
         if reinitialised:
             self._frames_since_init = 0
