@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     frames = video_frames(video, 3, args.video_frames) if video.is_file() else []
     if frames:
         t_dlib, t_blaze_raw, t_blaze, t_dlib_crop, t_blaze_crop = [], [], [], [], []
-        video_ious, hits_d, hits_b = [], 0, 0
+        video_ious, hits_d, hits_b, crop_hits_d, crop_hits_b = [], 0, 0, 0, 0
         for rgb in frames:
             td, d = _timed(dlib_det.detect, rgb)
             tr, raw = _timed(blaze.detect_raw, rgb)
@@ -205,10 +205,12 @@ def main(argv: list[str] | None = None) -> int:
                 small = np.ascontiguousarray(
                     crop_image(rgb, box, 128, interpolation=cv2.INTER_AREA)
                 )
-                t, _ = _timed(dlib_det.detect, small)
+                t, found = _timed(dlib_det.detect, small)
                 t_dlib_crop.append(t)
-                t, _ = _timed(blaze.detect, small)
+                crop_hits_d += bool(found)
+                t, found = _timed(blaze.detect, small)
                 t_blaze_crop.append(t)
+                crop_hits_b += bool(found)
         print(
             f"video {video.name}: {len(frames)} frames {frames[0].shape[1]}x"
             f"{frames[0].shape[0]}; faces: dlib {hits_d}, BlazeFace {hits_b}"
@@ -220,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  full frame  BlazeFace + predictor:      {_pct(t_blaze)}")
         print(f"  128 crop    dlib HOG + predictor:       {_pct(t_dlib_crop)}")
         print(f"  128 crop    BlazeFace + predictor:      {_pct(t_blaze_crop)}")
+        print(
+            f"  128 crops with a face found: dlib {crop_hits_d}, BlazeFace {crop_hits_b} "
+            f"of {len(t_blaze_crop)}"
+        )
         blurred = [cv2.GaussianBlur(f, (0, 0), 25) for f in frames[:40]]
         t_d = [_timed(dlib_det.detect, f)[0] for f in blurred]
         no_face = [_timed(blaze.detect, f) for f in blurred]

@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         help="int8: statically quantized nets (made from the fp32 ones in a temp dir if absent)",
     )
     parser.add_argument("--spin", action="store_true", help="let ORT threads busy-wait")
+    parser.add_argument("--detector", default=None, help="blazeface | dlib (default: the default)")
     args = parser.parse_args(argv)
 
     if hasattr(os, "sched_setaffinity") and args.cores > 0:
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = args.threads or cores
 
-    from face3d_ros.detection.detector import FaceDetector
+    from face3d_ros.detection import DEFAULT_DETECTOR, make_detector
     from face3d_ros.model.default import default_model_path, load_default_model
     from face3d_ros.model.io import load_face_model
     from face3d_ros.model.synthetic import make_synthetic_model
@@ -219,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         weights_label = f"shipped/trained weights from {wdir}"
 
-    detector = FaceDetector()
+    detector_name = args.detector or DEFAULT_DETECTOR
+    detector = make_detector(detector_name)
     seq = SampleSequenceConfig(n_frames=args.frames, faceless_length=0)
     frames = [f.image for f in sample_sequence(seq)]
     precisions = ("fp32", "int8") if args.precision == "both" else (args.precision,)
@@ -237,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         f"spinning {'on' if args.spin else 'off'}, precision(s) {', '.join(precisions)}"
     )
     print(f"  frames  : {len(frames)} x {seq.width}x{seq.height} (astronaut, smooth motion)")
+    print(f"  detector: {detector_name}")
     print(f"  loadavg : {os.getloadavg()} (other processes share these cores: numbers are noisy)")
 
     summary = []
