@@ -58,6 +58,10 @@ class TrainConfig:
             (0 = the paper's loss exactly; it anchors unobservable coefficients).
         fine_channels: FineNet U-Net channels.
         fine_depth_scale: FineNet depth normalisation (pixels).
+        input_size: Net input side in pixels; 0 = the contract default
+            (``face3d_ros.nets.contract.DEFAULT_CONTRACT``). Samples of another side are
+            resampled (crop of the crop, poses mapped exactly); the side goes into the weights'
+            contract, which the Tracker reads.
         augment: Photometric augmentation (brightness/contrast jitter) of the input images.
         bf16: Run the net's forward pass under bfloat16 autocast (faster on CPUs with
             AVX512-BF16 / AMX and on recent GPUs; losses stay float32).
@@ -91,6 +95,7 @@ class TrainConfig:
     param_reg: float = 0.0
     fine_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
     fine_depth_scale: float = 32.0
+    input_size: int = 0
     augment: bool = True
     bf16: bool = False
     overwrite: bool = False
@@ -112,6 +117,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.input_size != 0 and not 32 <= self.input_size <= 4096:
+            raise ValueError(f"input_size must be 0 or in [32, 4096], got {self.input_size}")
         if self.num_workers < 0 or self.threads < 1:
             raise ValueError("num_workers must be >= 0 and threads >= 1")
 

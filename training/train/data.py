@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from face3d_ros.geometry.crop import CropBox, crop_image, pose_to_crop
 from face3d_ros.model.face_model import FaceModelData
 from face3d_ros.model.morphable import MorphableModel
+from face3d_ros.nets.contract import DEFAULT_CONTRACT, recorded_crop_scale
 from training.datasets.shards import ShardDataset
 from training.train.losses import gt_pixel_rows
 
@@ -94,6 +96,7 @@ class NetSamples(torch.utils.data.Dataset):
         augment: bool = False,
         seed: int = 0,
         limit: int | None = None,
+        input_size: int | None = None,
     ) -> None:
         """Open the shards.
 
@@ -105,6 +108,8 @@ class NetSamples(torch.utils.data.Dataset):
             augment: Photometric jitter of the RGB input (coarse only).
             seed: Seed of the per-item randomness.
             limit: Use only the first ``limit`` samples.
+            input_size: Net input side; samples of another side are resampled (crop of the
+                crop; poses mapped by ``pose_to_crop``). None = the default contract's.
 
         Raises:
             ValueError: If the dataset's coefficient counts do not match the model.
@@ -118,6 +123,11 @@ class NetSamples(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.length = len(self.shards) if limit is None else min(len(self.shards), int(limit))
+        self.input_size = int(input_size or DEFAULT_CONTRACT[kind].input_size)
+        #: Crop scale the samples were framed with (recorded by the generators; else default).
+        self.crop_scale = recorded_crop_scale(self.shards.attrs, kind) or (
+            DEFAULT_CONTRACT[kind].crop_scale
+        )
         if kind != "fine" and self.shards.keys is not None:
             want = {"alpha_id": model.n_id, "alpha_exp": model.n_exp, "alpha_alb": model.n_alb}
             for key, n in want.items():
@@ -141,6 +151,25 @@ class NetSamples(torch.utils.data.Dataset):
         """
         self.epoch = int(epoch)
 
+    def _resampled(self, s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The sample at the net's input side (unchanged when the sides agree)."""
+        first = s["gray"] if self.kind == "fine" else s["image"]
+        side = int(first.shape[0])
+        if side == self.input_size:
+            return s
+        box, out = CropBox(0.0, 0.0, float(side)), dict(s)
+        for key in ("image", "pncc", "gray", "coarse_depth", "displacement"):
+            if key in s:
+                out[key] = crop_image(s[key], box, self.input_size)
+        if "coarse_depth" in s:  # depth is in crop pixels: it scales with the crop
+            out["coarse_depth"] = out["coarse_depth"] * np.float32(self.input_size / side)
+        if "mask" in s:  # nearest neighbour (cv2.INTER_NEAREST = 0)
+            out["mask"] = crop_image(s["mask"], box, self.input_size, interpolation=0)
+        for key in ("pose", "prev_pose"):
+            if key in s:
+                out[key] = pose_to_crop(s[key], box, self.input_size)
+        return out
+
     def _rows(
         self, sample: dict[str, np.ndarray], size: int, rng: np.random.Generator
     ) -> dict[str, np.ndarray]:
@@ -158,7 +187,7 @@ class NetSamples(torch.utils.data.Dataset):
         """Build item ``i`` (see the module docstring)."""
         if not 0 <= i < self.length:
             raise IndexError(i)
-        s = self.shards[i]
+        s = self._resampled(self.shards[i])
         rng = np.random.default_rng((self.seed, self.epoch, i))
         if self.kind == "fine":
             return {

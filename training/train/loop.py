@@ -36,6 +36,7 @@ from torch import nn
 
 from face3d_ros.model.morphable import MorphableModel
 from face3d_ros.nets.coarse_net import CoarseNet
+from face3d_ros.nets.contract import DEFAULT_CONTRACT
 from face3d_ros.nets.fine_net import FineNet
 from face3d_ros.nets.tracking_net import TrackingNet
 from face3d_ros.nets.weights import load_checkpoint, save_checkpoint
@@ -100,11 +101,15 @@ def build_net_for(config: TrainConfig, model: MorphableModel) -> nn.Module:
     Returns:
         The net (mean 0 / std 1 statistics until :func:`compute_statistics` sets them).
     """
+    contract = DEFAULT_CONTRACT[config.net]
+    contract = contract.replace(input_size=config.input_size or contract.input_size)
     if config.net == "coarse":
-        return CoarseNet(model.n_id, model.n_exp)
+        return CoarseNet(model.n_id, model.n_exp, contract=contract)
     if config.net == "tracking":
-        return TrackingNet(model.n_id, model.n_exp, model.n_alb)
-    return FineNet(channels=tuple(config.fine_channels), depth_scale=config.fine_depth_scale)
+        return TrackingNet(model.n_id, model.n_exp, model.n_alb, contract=contract)
+    return FineNet(
+        channels=tuple(config.fine_channels), depth_scale=config.fine_depth_scale, contract=contract
+    )
 
 
 def _f(t: torch.Tensor) -> float:
@@ -408,6 +413,7 @@ def train(
         max_pixels=config.max_pixels,
         augment=config.augment,
         seed=config.seed,
+        input_size=config.input_size or None,
     )
     if len(data) == 0:
         raise ValueError(f"training data {config.data} is empty")
@@ -421,6 +427,7 @@ def train(
         wall_before = float(ckpt.get("wall_time_s", 0.0))
     else:
         net = build_net_for(config, model)
+        net.contract = net.contract.replace(crop_scale=data.crop_scale)  # the data's framing
         if config.net != "fine":
             mean, std = compute_statistics(data, config.stats_samples, net.spec.groups)
             net.set_statistics(mean, std)
@@ -473,6 +480,7 @@ def train(
             MorphableModel(face),
             max_pixels=config.max_pixels,
             limit=config.val_samples,
+            input_size=net.input_size,
         )
         val_loader = torch.utils.data.DataLoader(
             val_set, batch_size=config.batch_size, num_workers=config.num_workers
