@@ -24,6 +24,7 @@ doubled the in-node latency on two cores.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -48,11 +49,13 @@ from face3d_ros.node.builders import (
     build_diagnostics,
     build_face_params,
     build_overlay,
+    choose_intrinsics,
     published_state,
     serialize_mesh_marker,
 )
 from face3d_ros.node.camera_info import CameraInfoSource
 from face3d_ros.node.conversions import ImageConverter, numpy_to_image
+from face3d_ros.node.log_throttle import LogThrottle
 from face3d_ros.node.parameters import NodeParams, declare_parameters, invalid_parameters
 from face3d_ros.node.stats import FrameStats
 from face3d_ros.node.tracking import TrackerLoadError, load_tracker
@@ -82,10 +85,20 @@ OUTPUT_QOS = QoSProfile(
 class Face3dNode(LifecycleNode):
     """Dense 3D face reconstruction node (see the module docstring and docs/node.md)."""
 
-    def __init__(self, node_name: str = "face3d_node", **kwargs: Any) -> None:
-        """Declare parameters; nothing is loaded or subscribed before configure/activate."""
+    def __init__(
+        self, node_name: str = "face3d_node", *, startup_args: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Declare parameters; nothing is loaded or subscribed before configure/activate.
+
+        ``startup_args`` (default ``sys.argv``) are searched for start-up parameter values
+        that rcl would drop silently; those and the values rclpy refuses are reported at
+        configure (FAILURE) instead of ending the process.
+        """
         super().__init__(node_name, **kwargs)
-        declare_parameters(self)
+        self._startup_problems = declare_parameters(
+            self, sys.argv if startup_args is None else startup_args
+        )
         self._io_group = MutuallyExclusiveCallbackGroup()
         self._lock = threading.Lock()
         self._pending: Image | None = None
@@ -103,24 +116,31 @@ class Face3dNode(LifecycleNode):
         self._model_info: ModelInfo | None = None
         self._converter: ImageConverter | None = None
         self._warned_no_camera_info = False
+        self._log_throttle = LogThrottle()
         self._mesh_faces = 0  # frames with a face since activation (mesh_every_n decimation)
         self._state_name = "UNCONFIGURED"
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Create the publishers and the image decoder."""
-        reasons = invalid_parameters(self)
+        reasons = [*self._startup_problems.values(), *invalid_parameters(self)]
         if reasons:
             for reason in reasons:
                 self.get_logger().error(f"invalid parameter: {reason}")
+            self.get_logger().error(
+                "not configured: fix the parameters (ros2 param set, or the start-up values) "
+                "and configure again"
+            )
             return TransitionCallbackReturn.FAILURE
         p = NodeParams.from_node(self)
         try:
-            self._converter = ImageConverter(p.use_cv_bridge)
+            self._converter = ImageConverter(p.use_cv_bridge, p.max_image_pixels)
         except ImportError as exc:
-            self.get_logger().error(f"use_cv_bridge=always but cv_bridge is missing: {exc}")
+            self.get_logger().error(f"use_cv_bridge=always but {exc}")
             return TransitionCallbackReturn.FAILURE
-        self.get_logger().info(f"image decoding: {self._converter.backend}")
+        self.get_logger().info(
+            f"image decoding: {self._converter.backend} ({self._converter.note})"
+        )
         self._pubs = {
             "face_params": self.create_lifecycle_publisher(FaceParams, "face_params", OUTPUT_QOS),
             "displacement": self.create_lifecycle_publisher(Image, "displacement", OUTPUT_QOS),
@@ -200,13 +220,17 @@ class Face3dNode(LifecycleNode):
         return self.on_shutdown(state)
 
     def _release_inputs(self) -> None:
+        # The frame in flight finishes first, with its CameraInfo source still there (no
+        # spurious "no CameraInfo" warning); then the subscriptions go.
+        self._stop_inference_thread()
         if self._image_sub is not None:
             self.destroy_subscription(self._image_sub)
             self._image_sub = None
         if self._camera_info is not None:
             self._camera_info.destroy()
             self._camera_info = None
-        self._stop_inference_thread()
+        with self._lock:
+            self._pending = None  # one may have arrived while the thread was stopping
 
     def _stop_inference_thread(self) -> None:
         """Drop the pending frame, stop the inference thread and wait for its current frame."""
@@ -258,16 +282,23 @@ class Face3dNode(LifecycleNode):
         t0 = time.perf_counter()
         stages: dict[str, float] = {}
         try:
+            self._converter.max_pixels = self.get_parameter("max_image_pixels").value
             rgb = self._converter.to_rgb8(msg)
         except ValueError as exc:
             self._stats.bad += 1
-            self.get_logger().error(f"rejected image (stamp {msg.header.stamp.sec}."
-                                    f"{msg.header.stamp.nanosec:09d}): {exc}")
+            reason = str(exc)
+            held = self._log_throttle.check(reason)
+            if held is not None:
+                more = f" ({held} similar frames rejected since the last message)" if held else ""
+                self.get_logger().warning(f"rejected image (stamp {msg.header.stamp.sec}."
+                                          f"{msg.header.stamp.nanosec:09d}): {reason}{more}")
             return
         stages["decode"] = time.perf_counter() - t0
         try:
             self._process(msg, rgb, tracker, stages)
         except Exception as exc:  # keep running whatever a single frame does
+            if not self.context.ok():  # shutting down (SIGINT): the frame in flight is dropped
+                return
             self._stats.failed += 1
             self.get_logger().error(f"processing failed: {type(exc).__name__}: {exc}")
             return
@@ -278,19 +309,19 @@ class Face3dNode(LifecycleNode):
         info = None if self._camera_info is None else self._camera_info.lookup(
             msg.header, p.camera_info_slop
         )
-        if info is not None:
-            try:
-                return CameraIntrinsics.from_camera_info(info)
-            except ValueError as exc:
-                self.get_logger().warning(f"{exc}; using assumed_focal_px",
-                                          throttle_duration_sec=10.0)
-        elif not self._warned_no_camera_info:
+        cam, problem = choose_intrinsics(info, msg.width, msg.height, p.assumed_focal_px)
+        if problem is not None:
+            self.get_logger().warning(
+                f"{problem}; the face_mesh is placed with assumed_focal_px="
+                f"{p.assumed_focal_px}", throttle_duration_sec=10.0,
+            )
+        elif info is None and not self._warned_no_camera_info:
             self._warned_no_camera_info = True
             self.get_logger().warning(
                 f"no CameraInfo on {self.resolve_topic_name('camera_info')}: the face_mesh is "
                 f"placed with assumed_focal_px={p.assumed_focal_px}"
             )
-        return CameraIntrinsics.assumed_for(msg.width, msg.height, p.assumed_focal_px)
+        return cam
 
     def _process(self, msg: Image, rgb: Any, tracker: Any, stages: dict[str, float]) -> None:
         """Track one frame and publish its outputs; wall seconds per stage go into ``stages``.
@@ -366,8 +397,9 @@ class Face3dNode(LifecycleNode):
 
 def main(args: list[str] | None = None) -> int:
     """Run the node (``--ros-args`` accepted) until shutdown; returns the exit code."""
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = Face3dNode()
+    argv = args if args is not None else sys.argv
+    rclpy.init(args=argv)
+    node = Face3dNode(startup_args=list(argv))
     executor = MultiThreadedExecutor(num_threads=3)
     executor.add_node(node)
     try:
@@ -378,6 +410,9 @@ def main(args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # A terminal's Ctrl-C reaches the whole process group, so under ros2 launch a second
+        # SIGINT follows the first (from launch itself); it must not interrupt this clean-up.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         node._stop_inference_thread()  # finish the frame in flight before tearing down
         executor.shutdown()
         node.destroy_node()

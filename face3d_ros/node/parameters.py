@@ -205,23 +205,46 @@ def validate(name: str, value: Any) -> str | None:
     return None
 
 
-def declare_parameters(node: Any) -> None:
+def declare_parameters(node: Any, argv: Any = None) -> dict[str, str]:
     """Declare every parameter with its descriptor and install the validation callback.
 
     Start-up values (YAML / command line) bypass the callback; :func:`invalid_parameters`
-    checks them (the node does so in ``on_configure`` and refuses to configure).
+    checks them (the node does so in ``on_configure`` and refuses to configure). Start-up
+    values rclpy itself refuses (out of range, NaN, wrong type) or rcl silently drops (a
+    wrongly typed override after the YAML) do not end the process: the parameter keeps its
+    default and the reason is returned (:mod:`face3d_ros.node.startup`).
+
+    Args:
+        node: the node.
+        argv: the process arguments, searched for mistyped start-up values (None: skipped).
+
+    Returns:
+        name -> reason for each refused start-up value; a live dict: a later successful set
+        of that parameter removes its entry.
     """
+    from face3d_ros.node.startup import declare_checked, mistyped_startup_values
+
+    problems: dict[str, str] = {}
     for spec in PARAMETERS:
-        node.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        reason = declare_checked(node, spec.name, spec.default, _descriptor(spec))
+        if reason is not None:
+            problems[spec.name] = reason
+    if argv is not None:
+        defaults = {spec.name: spec.default for spec in PARAMETERS}
+        for name, reason in mistyped_startup_values(argv, node.get_name(), defaults).items():
+            problems.setdefault(name, reason)
 
     def _on_set(params: list[Any]) -> SetParametersResult:
         for p in params:
             reason = validate(p.name, p.value)
             if reason is not None:
                 return SetParametersResult(successful=False, reason=reason)
+        for p in params:
+            problems.pop(p.name, None)
         return SetParametersResult(successful=True)
 
     node.add_on_set_parameters_callback(_on_set)
+    return problems
 
 
 def invalid_parameters(node: Any) -> list[str]:
