@@ -110,6 +110,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="dlib shape_predictor_68_face_landmarks.dat (default: face3d_ros's)",
     )
+    ap.add_argument(
+        "--tracker-detector",
+        default=None,
+        help="face detector of the Tracker (a face3d_ros.detection.interface name, e.g. "
+        "blazeface or dlib; default: the node's). The reference landmarks are always dlib's",
+    )
     args = ap.parse_args(argv)
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     bad = [s for s in sets if s not in SETS]
@@ -187,18 +193,14 @@ def run(args: argparse.Namespace, command: str = "") -> dict[str, Any]:
     root = pathlib.Path(args.data) if args.data else bd.default_data_root()
     if not root.is_dir():
         raise FileNotFoundError(f"data root {root} does not exist (pass --data)")
-    detector = None
-    if args.predictor:
-        from face3d_ros.detection.detector import FaceDetector
-
-        detector = FaceDetector(args.predictor)
     bench = Bench(
         args.weights,
         threads=args.threads,
         with_baselines=args.baselines,
         with_stage1=args.stage1,
         with_fine=args.with_fine,
-        detector=detector,
+        tracker_detector=args.tracker_detector,
+        predictor_path=args.predictor,
     )
     results: dict[str, Any] = {}
     sheet: list[SheetSample] = []
@@ -294,6 +296,9 @@ def run(args: argparse.Namespace, command: str = "") -> dict[str, Any]:
         "pnp": f"cv2.solvePnP (EPnP + LM refinement) of the mean face's 51 inner landmarks "
         f"(17-67) to dlib's, focal {args.pnp_focal:g} x the longer image side, principal point "
         "at the centre",
+        "reference_detector": "dlib HOG frontal face detector + dlib 68-point predictor "
+        "(face3d_ros.detection.detector.FaceDetector defaults)",
+        "tracker_detector": bench.tracker_detector_name,
         "detector_cache": {"hits": bench.detector.hits, "misses": bench.detector.misses},
         "seconds": time.perf_counter() - t_start,
     }

@@ -53,7 +53,8 @@ def _frl_table(frl: dict[str, Any]) -> list[str]:
         cells = []
         for k in subsets:
             s = frl["subsets"][k] if k != "all" else frl["all"]
-            cells.append(_mm(s["nme"].get(m)))
+            miss = s.get("missing", {}).get(m, 0)
+            cells.append(_mm(s["nme"].get(m)) + (f", {miss} without output" if miss else ""))
         if all(c == "—" for c in cells):
             continue
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -264,6 +265,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"- date (UTC): {meta['date']}; git commit {meta.get('git_commit') or 'unknown'}; "
         f"{meta['seconds']:.0f} s wall, {meta['threads']} thread(s)",
         f"- weights: `{meta['weights_dir']}` ({meta.get('weights_note', '')})",
+        f"- Tracker detector: {meta.get('tracker_detector')}; reference and baseline boxes: "
+        f"{meta.get('reference_detector')}",
         "- NME = mean 68-point distance / reference outer-eye-corner distance (points 36, 45)",
         "",
     ]
@@ -296,7 +299,9 @@ def markdown(results: dict[str, Any]) -> str:
             c = mc.get("methods", {}).get(m)
             if n is None and c is None:
                 continue
+            miss = s.get("missing", {}).get(m, 0)
             nme_cell = "reference" if m == "dlib" else _mm(n)
+            nme_cell += f", {miss} without output" if miss else ""
             mouth = "—" if c is None else f"{c['fraction_wider']:.0%} (n={c['n']})"
             ratio = "—" if c is None else f"{c['mean_neutral']:.3f} → {c['mean_smiling']:.3f}"
             lines.append(f"| {label} | {nme_cell} | {mouth} | {ratio} |")

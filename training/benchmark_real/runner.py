@@ -13,9 +13,12 @@ The nets run through :class:`face3d_ros.pipeline.tracker.Tracker` (its public AP
 FineNet is off by default (``with_fine``): it changes no landmark, pose or track state (the
 Tracker runs it after all of those are decided), only the displacement map, and costs time.
 
-The dlib detector is wrapped in :class:`MemoDetector` so that the reference landmarks, the
-baselines and the Tracker's own initialisation share one detection per image (same result,
-half the time).
+Detectors: the REFERENCE landmarks (where no manual ones exist) and the baselines' boxes come
+from dlib's HOG detector + 68-point predictor (``FaceDetector``). The Tracker uses the node's
+default detector (``TrackerConfig().detector``, e.g. BlazeFace boxes + the same dlib predictor)
+unless ``tracker_detector`` names another. Both are wrapped in :class:`MemoDetector`, so an
+image is detected once per detector (when the Tracker's detector is dlib too, the reference,
+the baselines and the Tracker share one detection per image).
 """
 
 from __future__ import annotations
@@ -120,7 +123,12 @@ class Bench:
         with_baselines: Run the no-network baselines.
         with_stage1: Run baseline (d) (about 2 s per photo) where the set asks for it.
         with_fine: Run FineNet in the Tracker (no effect on any figure; the node's default).
-        detector: Face detector (default: ``face3d_ros.detection.detector.FaceDetector()``).
+        detector: Reference face detector (default: ``face3d_ros.detection.detector.FaceDetector``
+            with ``predictor_path``).
+        tracker_detector: Detector name for the Tracker (``face3d_ros.detection.interface``);
+            None = the node's default (``TrackerConfig().detector``; dlib where the Tracker has
+            no such setting).
+        predictor_path: dlib 68-point predictor file (None = the default location).
         model: Face model for ``Tracker.load`` (default: the package's).
         log: Progress printer.
     """
@@ -134,6 +142,8 @@ class Bench:
         with_stage1: bool = True,
         with_fine: bool = False,
         detector: Any = None,
+        tracker_detector: str | None = None,
+        predictor_path: Any = None,
         model: Any = None,
         log: Callable[[str], None] = print,
     ) -> None:
@@ -146,15 +156,34 @@ class Bench:
         if detector is None:
             from face3d_ros.detection.detector import FaceDetector
 
-            detector = FaceDetector()
+            detector = FaceDetector(predictor_path)
         self.detector = MemoDetector(detector)
         self.log = log
         self.with_baselines = with_baselines
         self.with_stage1 = with_stage1 and with_baselines
         #: The node's defaults; only the thread count (and FineNet, see the module doc) differ.
-        self.config = dataclasses.replace(TrackerConfig(), threads=int(threads), use_fine=with_fine)
-        self.single = Tracker.load(self.config, weights_dir, model=model, detector=self.detector)
-        self.tracker = Tracker(self.config, self.single.model, self.single.nets, self.detector)
+        changes: dict[str, Any] = {"threads": int(threads), "use_fine": with_fine}
+        default = TrackerConfig()
+        name = tracker_detector or getattr(default, "detector", "dlib")
+        if hasattr(default, "detector"):
+            changes["detector"] = name
+        elif name != "dlib":
+            raise ValueError(f"this Tracker has no detector setting; cannot use {name!r}")
+        self.config = dataclasses.replace(default, **changes)
+        #: Name of the Tracker's detector.
+        self.tracker_detector_name = name
+        if name == "dlib":
+            self.tracker_detector = self.detector
+        else:
+            from face3d_ros.detection.interface import make_detector
+
+            self.tracker_detector = MemoDetector(make_detector(name, predictor_path))
+        self.single = Tracker.load(
+            self.config, weights_dir, model=model, detector=self.tracker_detector
+        )
+        self.tracker = Tracker(
+            self.config, self.single.model, self.single.nets, self.tracker_detector
+        )
         self.weights_dir = getattr(self.single.nets, "weights_dir", weights_dir)
         m = self.single.model
         self.model = m
