@@ -8,6 +8,14 @@ with the de-normalisation folded in, and saved as a torch.export program (``.ep`
 checkpoint, GPU and TensorRT version loads the cached engine instead of rebuilding it.
 Where there is no CUDA device or torch_tensorrt is not installed, :class:`TensorRTUnavailableError`
 is raised with the reason; nothing falls back silently.
+
+Loading a cached ``.ep`` unpickles it (``torch.export.load`` uses ``weights_only=False``), so
+whoever can write the cache can run code in the process that loads it. A cached engine is
+therefore loaded only when :func:`verify_cached_engine` finds nothing wrong: the file, its
+folder and its hash record are owned by the current user and writable by nobody else, and the
+file's sha256 equals the one recorded beside it (``<engine>.sha256``) when it was built. Any
+other cache file is not loaded: a warning says why and the engine is rebuilt. The cache folder
+is created private (mode 0700).
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import stat
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,7 +34,14 @@ import torch
 from face3d_ros.nets.heads import Denormalized
 from face3d_ros.nets.weights import NET_IO, load_checkpoint, sha256_file
 
-__all__ = ["TensorRTUnavailableError", "build_tensorrt_engine", "engine_cache_path"]
+__all__ = [
+    "TensorRTUnavailableError",
+    "build_tensorrt_engine",
+    "engine_cache_path",
+    "load_cached_engine",
+    "record_engine_hash",
+    "verify_cached_engine",
+]
 
 
 class TensorRTUnavailableError(RuntimeError):
@@ -78,6 +95,67 @@ def engine_cache_path(
     return Path(cache_dir) / name
 
 
+def _hash_record(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _foreign_writable(path: Path) -> str | None:
+    """Why someone other than the current user could have written ``path``, or None."""
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link"
+    uid = os.getuid()
+    if st.st_uid != uid:
+        return f"{path} is owned by uid {st.st_uid}, not by the current user ({uid})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{path} is writable by its group or by others (mode {stat.filemode(st.st_mode)})"
+    return None
+
+
+def verify_cached_engine(path: str | os.PathLike) -> str | None:
+    """Why the cached engine ``path`` must not be loaded, or None when it may be.
+
+    Checks: the engine file, its folder and its hash record (``<engine>.sha256``, written by
+    :func:`record_engine_hash` at build time) are owned by the current user and writable by
+    nobody else, and the file's sha256 equals the recorded one.
+    """
+    path = Path(path)
+    record = _hash_record(path)
+    if not record.is_file():
+        return f"no hash was recorded for it when it was built ({record.name} missing)"
+    for item in (path.parent, path, record):
+        reason = _foreign_writable(item)
+        if reason is not None:
+            return reason
+    expected = record.read_text().split()[:1]
+    if not expected or sha256_file(path) != expected[0]:
+        return "its sha256 differs from the one recorded when it was built"
+    return None
+
+
+def record_engine_hash(path: str | os.PathLike) -> Path:
+    """Write the sha256 of a freshly built engine beside it (mode 0600); returns the record."""
+    path = Path(path)
+    record = _hash_record(path)
+    tmp = record.with_name(record.name + f".tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{sha256_file(path)}  {path.name}\n")
+    os.replace(tmp, record)
+    return record
+
+
+def load_cached_engine(path: str | os.PathLike) -> torch.nn.Module | None:
+    """Load a cached engine after :func:`verify_cached_engine`; None (with a warning) if refused."""
+    path = Path(path)
+    problem = verify_cached_engine(path)
+    if problem is not None:
+        warnings.warn(f"not loading the cached TensorRT engine {path}: {problem}; rebuilding it",
+                      stacklevel=2)
+        return None
+    return torch.export.load(str(path)).module()
+
+
 def build_tensorrt_engine(
     checkpoint: str | os.PathLike,
     cache_dir: str | os.PathLike,
@@ -95,7 +173,8 @@ def build_tensorrt_engine(
         model: Face model in use for the dims check (or None).
         precision: ``fp16`` or ``fp32`` kernels; inputs and outputs stay float32.
         max_batch: Largest batch the engine accepts (minimum 1, optimum 1).
-        rebuild: Ignore a cached engine.
+        rebuild: Ignore a cached engine. A cached engine that fails
+            :func:`verify_cached_engine` is ignored too (with a warning).
 
     Returns:
         ``(module, engine_path)``; call ``module(x_cuda)`` with the float32 input.
@@ -114,7 +193,9 @@ def build_tensorrt_engine(
     path = path.with_name(path.name.replace("net-", f"{kind}-", 1))
     shape = NET_IO[kind]["input_shape"]
     if path.is_file() and not rebuild:
-        return torch.export.load(str(path)).module(), path
+        cached = load_cached_engine(path)
+        if cached is not None:
+            return cached, path
     module = Denormalized(net).eval().cuda()
     example = torch.rand(1, *shape, device="cuda")
     inputs = [
@@ -127,6 +208,7 @@ def build_tensorrt_engine(
     ]
     enabled = {torch.float16, torch.float32} if precision == "fp16" else {torch.float32}
     compiled = trt.compile(module, ir="dynamo", inputs=inputs, enabled_precisions=enabled)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     trt.save(compiled, str(path), inputs=[example])
+    record_engine_hash(path)
     return compiled, path
