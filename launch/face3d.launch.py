@@ -9,9 +9,13 @@ Usage:
 This file only describes processes; it does no work itself. The node configures and activates
 itself when the ``autostart`` parameter is true (the default in config/face3d.yaml); set
 ``autostart:=false`` to drive the lifecycle from a manager instead.
+
+With ``rviz:=true``, rviz2 is looked up before any process starts: when it is not installed,
+launch stops with that reason and face3d_node is never started (it used to be started first
+and left running).
 """
 
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
@@ -19,6 +23,17 @@ from launch_ros.descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
+
+
+def _require_rviz(context: object) -> list:
+    """Fail the launch, before anything starts, when rviz:=true and rviz2 is not installed."""
+    from face3d_ros.node.launch_checks import missing_executable, truthy
+
+    if truthy(LaunchConfiguration("rviz").perform(context)):
+        problem = missing_executable("rviz2", "rviz2")
+        if problem is not None:
+            raise RuntimeError(f"rviz:=true but {problem}")
+    return []
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -84,4 +99,5 @@ def generate_launch_description() -> LaunchDescription:
         ],
         condition=IfCondition(LaunchConfiguration("rviz")),
     )
-    return LaunchDescription([*args, face3d, rviz])
+    # Order matters: the rviz2 check and rviz2's own lookup come before face3d_node starts.
+    return LaunchDescription([*args, OpaqueFunction(function=_require_rviz), rviz, face3d])

@@ -111,3 +111,29 @@ def test_docs_list_every_parameter_and_topic() -> None:
     for topic in ("image", "camera_info", "face_params", "displacement", "coarse_depth",
                   "face_mesh", "overlay", "/diagnostics"):
         assert f"`{topic}`" in text, topic
+
+
+def test_rviz_is_resolved_before_the_node_starts() -> None:
+    """rviz:=true without rviz2 must fail before face3d_node is started (issue 12 item 16)."""
+    tree = ast.parse(LAUNCH.read_text())
+    func = next(n for n in tree.body
+                if isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description")
+    ret = next(n for n in ast.walk(func) if isinstance(n, ast.Return))
+    items = ret.value.args[0].elts
+    names = [ast.unparse(e) for e in items]
+    check = names.index("OpaqueFunction(function=_require_rviz)")
+    assert check < names.index("rviz") < names.index("face3d"), names
+    require = next(n for n in tree.body
+                   if isinstance(n, ast.FunctionDef) and n.name == "_require_rviz")
+    src = ast.unparse(require)
+    assert "missing_executable('rviz2', 'rviz2')" in src and "raise" in src
+
+
+def test_missing_executable_check() -> None:
+    from face3d_ros.node.launch_checks import missing_executable, truthy
+
+    assert "not installed" in missing_executable("face3d_no_such_package", "x")
+    assert truthy("True") and truthy("1") and not truthy("false")
+    found = missing_executable("face3d_ros", "face3d_node")
+    if found is None:  # the install space of this package is on AMENT_PREFIX_PATH
+        assert "no executable" in missing_executable("face3d_ros", "no_such_tool")
