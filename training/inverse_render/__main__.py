@@ -106,7 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m training.inverse_render", description=__doc__.split("\n")[0]
     )
-    ap.add_argument("--images", nargs="+", required=True, help="image files and/or folders")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--images", nargs="+", help="image files and/or folders")
+    src.add_argument(
+        "--images-from", default=None, help="a text file listing image paths, one per line"
+    )
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--shard", type=parse_shard, default=(0, 1), help="i/n: this process's part")
     ap.add_argument("--model", default=None, help="face model .npz (default: shipped model)")
@@ -165,7 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(min(2, max(1, args.threads)))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    images = collect_images(args.images)
+    if args.images_from is not None:
+        listed = pathlib.Path(args.images_from).read_text().splitlines()
+        images = collect_images([ln.strip() for ln in listed if ln.strip()])
+    else:
+        images = collect_images(args.images)
     i, n = args.shard
     mine = images[i::n]
     if args.limit is not None:

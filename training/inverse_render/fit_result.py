@@ -51,6 +51,7 @@ import dataclasses
 import json
 import os
 import pathlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -258,8 +259,16 @@ def save_fit(
     return paths
 
 
-def load_fit(path: str | os.PathLike[str]) -> FitResult:
+def load_fit(
+    path: str | os.PathLike[str], arrays: Sequence[str] | None = None
+) -> FitResult:
     """Load a fit from its ``.fit.json`` or ``.fit.npz`` path.
+
+    Args:
+        path: The fit's ``.fit.json`` or ``.fit.npz``.
+        arrays: Load only these entries of ``FitResult.arrays`` (the parameters are always
+            loaded); None = all. Reading a few small members of the compressed archive is much
+            cheaper than all of them (the data engine reads thousands of fits).
 
     Raises:
         FileNotFoundError: When either file is missing.
@@ -284,7 +293,10 @@ def load_fit(path: str | os.PathLike[str]) -> FitResult:
     if not meta.get("complete"):
         raise ValueError(f"{paths['json']}: fit is incomplete")
     with np.load(paths["npz"], allow_pickle=False) as npz:
-        data = {k: npz[k] for k in npz.files}
+        wanted = [
+            k for k in npz.files if arrays is None or k in _PARAM_KEYS or k in set(arrays)
+        ]
+        data = {k: npz[k] for k in wanted}
     params = FaceParams(**{k: data.pop(k).astype(np.float32) for k in _PARAM_KEYS})
     crop = CropBox(x0=meta["crop"]["x0"], y0=meta["crop"]["y0"], size=meta["crop"]["size"])
     return FitResult(

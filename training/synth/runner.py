@@ -16,7 +16,7 @@ import hashlib
 import json
 import pathlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -85,6 +85,8 @@ def run_synthesis(
     photos: dict[str, np.ndarray] | None = None,
     samples_per_shard: int = 256,
     max_coeff_rms: float | None = None,
+    names: Sequence[str] | None = None,
+    detail_sources: Sequence[str] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -109,6 +111,10 @@ def run_synthesis(
         max_coeff_rms: Skip fits whose RMS identity or expression coefficient (sigma units)
             exceeds this (implausible under the N(0, I) prior); None keeps every fit. Fits above
             :data:`WARN_COEFF_RMS` are always reported.
+        names: Use only these fits (e.g. those accepted by the data engine's quality gate);
+            None = every complete fit in ``fits_dir``.
+        detail_sources: FineNet only: the fits whose displacement maps are transferred (the
+            paper's dataset B of detailed faces); None = every fit used.
         progress: Show tqdm bars.
         log: Message sink.
 
@@ -130,7 +136,15 @@ def run_synthesis(
     fits_dir = pathlib.Path(fits_dir)
     if not fits_dir.is_dir():
         raise FileNotFoundError(f"fits folder {fits_dir} does not exist")
-    names = list_fits(fits_dir)
+    complete = list_fits(fits_dir)
+    if names is None:
+        names = complete
+    else:
+        have = set(complete)
+        missing = [n for n in names if n not in have]
+        if missing:
+            raise ValueError(f"{len(missing)} requested fits are not in {fits_dir}: {missing[:5]}")
+        names = list(names)
     if not names:
         raise ValueError(f"no complete fits in {fits_dir}")
     coarse_cfg = dataclasses.replace(coarse_cfg or CoarseConfig(), per_photo=per_photo)
@@ -144,7 +158,12 @@ def run_synthesis(
         "per_photo": per_photo,
         "shard": list(shard),
         "max_coeff_rms": max_coeff_rms,
+        "names_digest": hashlib.sha256("\n".join(names).encode()).hexdigest()[:16],
     }
+    if detail_sources is not None:
+        config["detail_sources_digest"] = hashlib.sha256(
+            "\n".join(detail_sources).encode()
+        ).hexdigest()[:16]
     if kind in ("coarse", "tracking"):
         config["coarse"] = dataclasses.asdict(coarse_cfg)
     if kind == "fine":
@@ -183,7 +202,9 @@ def run_synthesis(
                 f"{root}: the fits {changed} changed since this dataset was generated; pass "
                 "overwrite=True (--overwrite) to regenerate it"
             )
-    fits = {n: load_fit(fit_paths(fits_dir, n)["json"]) for n in names}
+    # Parameters only (expressions and lights to borrow, coefficient checks): the full fit of
+    # each photo is loaded when its samples are made.
+    fits = {n: load_fit(fit_paths(fits_dir, n)["json"], arrays=()) for n in names}
     rms = {n: coefficient_rms(f.params) for n, f in fits.items()}
     rejected = []
     for n, r in rms.items():
@@ -211,12 +232,21 @@ def run_synthesis(
             )
         return cache[name]
 
-    other_exps: dict[str, list[np.ndarray]] = {}
+    all_exps = [fits[m].params.alpha_exp for m in names]
+    all_lights = [fits[m].params.gamma for m in names]
+    position = {n: i for i, n in enumerate(names)}
+
+    def others(values: list[np.ndarray], name: str) -> list[np.ndarray]:
+        i = position[name]
+        return values[:i] + values[i + 1 :]
+
     sources: list[Any] = []
-    if kind in ("coarse", "tracking"):
-        other_exps = {n: [fits[m].params.alpha_exp for m in names if m != n] for n in names}
-    else:
-        sources = [fits[n] for n in names]
+    if kind == "fine":
+        keys = ("displacement_mm", "face_mask", "vertex_uv", "vertex_visible")
+        sources = [
+            load_fit(fit_paths(fits_dir, n)["json"], arrays=keys)
+            for n in (names if detail_sources is None else detail_sources)
+        ]
 
     done = skipped = 0
     with ShardWriter(
@@ -228,12 +258,13 @@ def run_synthesis(
                 skipped += 1
                 continue
             pf = get(name)
+            exps, lights = others(all_exps, name), others(all_lights, name)
             if kind == "coarse":
-                gen = generate_coarse(pf, model, coarse_cfg, seed, other_exps[name])
+                gen = generate_coarse(pf, model, coarse_cfg, seed, exps, lights)
             elif kind == "tracking":
                 assert motion is not None
                 gen = generate_tracking(
-                    pf, model, coarse_cfg, tracking_cfg, motion, seed, other_exps[name]
+                    pf, model, coarse_cfg, tracking_cfg, motion, seed, exps, lights
                 )
             else:
                 gen = generate_fine(pf, sources, model, fine_cfg, seed)

@@ -134,12 +134,15 @@ def warp_crop(
     box: object,
     out_size: int,
     ring_scale: float = 1.4,
+    map_step: int = 4,
 ) -> np.ndarray:
     """The crop ``box`` of :func:`warp_background`'s result, computed directly.
 
     Equivalent to ``crop_image(warp_background(image, src, dst), box, out_size)`` up to
     interpolation (one bilinear resampling instead of two); zeros outside the photo, as
-    :func:`~face3d_ros.geometry.crop.crop_image`.
+    :func:`~face3d_ros.geometry.crop.crop_image`. The piecewise-affine map is evaluated on a
+    grid of every ``map_step``-th pixel and interpolated bilinearly in between (the map is
+    continuous; locating 50,000 points in the triangulation costs 0.5 s, a 16th of them 30 ms).
 
     Args:
         image: [H, W, C] float32 photo.
@@ -148,6 +151,7 @@ def warp_crop(
         box: :class:`~face3d_ros.geometry.crop.CropBox` in photo pixels.
         out_size: Crop side S.
         ring_scale: See :func:`add_fixed_ring`.
+        map_step: Spacing (crop pixels) of the grid on which the map is evaluated exactly.
 
     Returns:
         [S, S, C] float32.
@@ -160,10 +164,18 @@ def warp_crop(
         raise ValueError(f"src and dst must both be [M, 2], got {src.shape} and {dst.shape}")
     ok = np.isfinite(src).all(1) & np.isfinite(dst).all(1)
     src_all, dst_all = add_fixed_ring(src[ok], dst[ok], image.shape[:2], ring_scale)
-    gy, gx = np.mgrid[0:out_size, 0:out_size]
+    n = max(2, int(np.ceil((out_size - 1) / max(int(map_step), 1))) + 1)
+    coords = np.linspace(0.0, out_size - 1.0, n)
+    gy, gx = np.meshgrid(coords, coords, indexing="ij")
     grid = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64)
     query = points_from_crop(grid, box, out_size)
-    mapped = piecewise_affine_map(src_all, dst_all, query).reshape(out_size, out_size, 2)
+    coarse = piecewise_affine_map(src_all, dst_all, query).reshape(n, n, 2)
+    if n == out_size:
+        mapped = coarse
+    else:
+        fine = np.arange(out_size, dtype=np.float32) * np.float32((n - 1) / (out_size - 1.0))
+        fx, fy = np.meshgrid(fine, fine)
+        mapped = cv2.remap(coarse, fx, fy, interpolation=cv2.INTER_LINEAR)
     out = cv2.remap(
         np.ascontiguousarray(image, dtype=np.float32),
         np.ascontiguousarray(mapped[..., 0]),

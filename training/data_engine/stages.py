@@ -1,0 +1,333 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Stages after the fits: quality gate, motion statistics, the three sets, the contact sheet.
+
+Each ``stage_<name>(engine)`` reads and writes the engine's cache (see
+:mod:`training.data_engine.__main__`) and records its figures in the summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RUNNERS", "accepted_fits", "synth_worker"]
+
+#: Arrays of a fit that the gate reads.
+_GATE_ARRAYS = (
+    "landmarks_detected",
+    "landmarks_fitted",
+    "albedo_vertex",
+    "displacement_mm",
+    "face_mask",
+)
+
+
+def _source_of(eng: Any, name: str) -> str:
+    for src in eng.sources:
+        if name.startswith(src.name + "-"):
+            return src.name
+    return "?"
+
+
+def stage_gate(eng: Any) -> None:
+    """Quality gate over the fits of the selected photos; writes ``gate.json``.
+
+    Per-fit metrics are cached in ``gate_metrics.json`` keyed by the fit's JSON modification
+    time, so a re-run only reads new fits.
+    """
+    from training.data_engine.gate import GateConfig, check_fit, summarise
+    from training.inverse_render.fit_result import fit_is_complete, fit_paths, load_fit
+    from training.synth.fine import FineConfig, wrinkle_scale
+
+    t0 = time.time()
+    cfg = GateConfig()
+    fine = FineConfig()
+    cache_path = eng.cache / "gate_metrics.json"
+    cached: dict[str, Any] = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    names = [n for n, _, _ in eng.photos if fit_is_complete(eng.fits_dir, n)]
+    records: dict[str, Any] = {}
+    for k, name in enumerate(names, 1):
+        stamp = fit_paths(eng.fits_dir, name)["json"].stat().st_mtime
+        rec = cached.get(name)
+        if rec is None or rec.get("stamp") != stamp:
+            fit = load_fit(fit_paths(eng.fits_dir, name)["json"], arrays=_GATE_ARRAYS)
+            reasons, metrics = check_fit(fit, cfg)
+            if "non_finite" not in reasons:
+                mask = np.asarray(fit.arrays["face_mask"]) > 0
+                raw = np.asarray(fit.arrays["displacement_mm"], np.float32)[mask]
+                detail = wrinkle_scale(
+                    fit.arrays["displacement_mm"], mask, fine.detail_sigma, fine.detail_clip_mm
+                )[mask]
+                metrics["disp_raw_abs_p95_mm"] = float(np.percentile(np.abs(raw), 95))
+                metrics["detail_rms_mm"] = float(np.sqrt(np.mean(detail**2)))
+                metrics["detail_abs_p95_mm"] = float(np.percentile(np.abs(detail), 95))
+            rec = {"stamp": stamp, "reasons": reasons, "metrics": metrics}
+            cached[name] = rec
+        records[name] = rec
+        if k % 500 == 0:
+            print(f"[gate] {k}/{len(names)}", flush=True)
+            cache_path.write_text(json.dumps(cached))
+    cache_path.write_text(json.dumps(cached))
+    accepted = [n for n in names if not records[n]["reasons"]]
+    by_reason: dict[str, int] = {}
+    for n in names:
+        for r in records[n]["reasons"]:
+            by_reason[r] = by_reason.get(r, 0) + 1
+    per_source: dict[str, dict[str, int]] = {}
+    for n, _, _ in eng.photos:
+        s = per_source.setdefault(_source_of(eng, n), {"photos": 0, "fitted": 0, "accepted": 0})
+        s["photos"] += 1
+    for n in names:
+        per_source[_source_of(eng, n)]["fitted"] += 1
+    for n in accepted:
+        per_source[_source_of(eng, n)]["accepted"] += 1
+    for s in per_source.values():
+        s["accepted_of_photos"] = round(s["accepted"] / max(s["photos"], 1), 3)
+    # dataset B: the accepted fits with the strongest wrinkle-scale detail
+    n_b = max(1, int(round(eng.args.detail_fraction * len(accepted)))) if accepted else 0
+    detailed = sorted(accepted, key=lambda n: -records[n]["metrics"]["detail_rms_mm"])[:n_b]
+    ok_metrics = [records[n]["metrics"] for n in accepted]
+    detail_b = [records[n]["metrics"]["detail_rms_mm"] for n in detailed]
+    gate = {
+        "config": dataclasses.asdict(cfg),
+        "fitted": len(names),
+        "accepted": accepted,
+        "detail_sources": detailed,
+        "rejected": {n: records[n]["reasons"] for n in names if records[n]["reasons"]},
+    }
+    (eng.cache / "gate.json").write_text(json.dumps(gate, indent=0) + "\n")
+    raw95 = [m["disp_raw_abs_p95_mm"] for m in ok_metrics if "disp_raw_abs_p95_mm" in m]
+    det95 = [m["detail_abs_p95_mm"] for m in ok_metrics if "detail_abs_p95_mm" in m]
+    info = {
+        "config": dataclasses.asdict(cfg),
+        "fitted": len(names),
+        "accepted": len(accepted),
+        "rejected_by_reason": by_reason,
+        "per_source": per_source,
+        "accepted_distribution": summarise(ok_metrics),
+        "displacement_mm": {
+            "stage2_raw_abs_p95_median": round(float(np.median(raw95)), 3) if raw95 else None,
+            "wrinkle_scale_abs_p95_median": round(float(np.median(det95)), 3) if det95 else None,
+            "wrinkle_scale_filter": {"sigma_px": fine.detail_sigma, "clip_mm": fine.detail_clip_mm},
+        },
+        "dataset_b": {
+            "count": len(detailed),
+            "per_source": {s: sum(_source_of(eng, n) == s for n in detailed) for s in per_source},
+            "detail_rms_mm_min": round(min(detail_b), 4) if detail_b else None,
+            "detail_rms_mm_median": round(float(np.median(detail_b)), 4) if detail_b else None,
+        },
+    }
+    eng.record("gate", info, time.time() - t0)
+    print(
+        f"[gate] accepted {len(accepted)}/{len(names)} fits; rejections by reason: {by_reason}; "
+        f"per source: {per_source}"
+    )
+
+
+def accepted_fits(eng: Any) -> tuple[list[str], list[str]]:
+    """``(accepted, detail_sources)`` from ``gate.json``.
+
+    Raises:
+        FileNotFoundError: The gate has not run.
+    """
+    path = eng.cache / "gate.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} missing: run the gate stage first")
+    gate = json.loads(path.read_text())
+    return list(gate["accepted"]), list(gate["detail_sources"])
+
+
+def _default_videos(eng: Any) -> list[pathlib.Path]:
+    if eng.args.videos is not None:
+        return [pathlib.Path(v) for v in eng.args.videos]
+    if eng.args.data is None:
+        return []
+    folder = pathlib.Path(eng.args.data) / "video"
+    return sorted(folder.glob("*.mp4")) if folder.is_dir() else []
+
+
+def stage_motion(eng: Any) -> None:
+    """Frame-to-frame motion statistics of real videos (``motion.json``, with provenance).
+
+    Every frame's pose and expression come from the landmark-only fit of the dlib landmarks
+    (:func:`training.synth.estimate_motion.estimate_motion`); the deltas of all videos are pooled
+    and summarised by robust normal distributions. Without videos the shipped statistics are
+    used (and the summary says so).
+    """
+    import datetime
+
+    import cv2
+
+    from face3d_ros.detection.detector import FaceDetector
+    from face3d_ros.model.default import load_default_model
+    from training.synth.estimate_motion import estimate_motion, iter_frames, summarise_deltas
+    from training.synth.motion import default_motion_path
+
+    t0 = time.time()
+    out = eng.cache / "motion.json"
+    videos = _default_videos(eng)
+    if out.is_file():
+        print(f"[motion] {out} exists, kept")
+        return
+    if not videos:
+        eng.record("motion", {"file": str(default_motion_path()), "videos": []}, 0.0)
+        print("[motion] no videos: the shipped motion statistics are used")
+        return
+    model = load_default_model()
+    detector = FaceDetector()
+    poses, exps, per_video = [], [], []
+    for video in videos:
+        cap = cv2.VideoCapture(str(video))
+        fps = float(cap.get(cv2.CAP_PROP_FPS)) or None
+        cap.release()
+        pose_d, exp_d, stats = estimate_motion(
+            iter_frames(video), model, detector, n_exp=10, progress=False
+        )
+        poses.append(pose_d)
+        exps.append(exp_d)
+        per_video.append({"video": video.name, "fps": fps, "pairs": len(pose_d), **stats})
+        print(f"[motion] {video.name}: {len(pose_d)} frame pairs", flush=True)
+    meta = {
+        "source": {
+            "videos": per_video,
+            "model_id": model.model_id,
+            "n_exp_fitted": 10,
+            "method": "dlib HOG + 68 landmarks per frame, landmark-only weak-perspective fit "
+            "(training.synth.estimate_motion), deltas of all videos pooled",
+            "licence": "Pexels licence (see the data folder's README); only statistics kept",
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        },
+    }
+    motion = summarise_deltas(np.concatenate(poses), np.concatenate(exps), meta)
+    out.write_text(json.dumps(motion.to_dict(), indent=2) + "\n")
+    eng.record(
+        "motion",
+        {"file": str(out), "videos": per_video, "params": motion.to_dict()["params"]},
+        time.time() - t0,
+    )
+
+
+def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
+    """One synthesis process: ``run_synthesis`` on one shard (module-level for spawn)."""
+    import torch
+
+    from training.synth.__main__ import load_model
+    from training.synth.coarse import CoarseConfig
+    from training.synth.motion import MotionModel
+    from training.synth.runner import run_synthesis
+
+    torch.set_num_threads(1)
+    import cv2
+
+    cv2.setNumThreads(1)
+    motion = MotionModel.load(job["motion"]) if job["kind"] == "tracking" else None
+    return run_synthesis(
+        job["kind"],
+        job["fits"],
+        job["out"],
+        load_model("default"),
+        per_photo=job["per_photo"],
+        shard=tuple(job["shard"]),
+        seed=job["seed"],
+        motion=motion,
+        coarse_cfg=CoarseConfig(),
+        names=job["names"],
+        detail_sources=job.get("detail_sources"),
+        progress=False,
+        log=lambda m: None,
+    )
+
+
+def _count_samples(root: pathlib.Path) -> int:
+    total = 0
+    for index in root.glob("part-*/index.json"):
+        try:
+            total += int(json.loads(index.read_text()).get("num_samples", 0))
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> None:
+    import multiprocessing as mp
+
+    from training.data_engine.__main__ import progress_line
+
+    t0 = time.time()
+    accepted, detailed = accepted_fits(eng)
+    if not accepted:
+        raise ValueError("the gate accepted no fit")
+    motion = eng.cache / "motion.json"
+    n = max(1, eng.args.jobs)
+    jobs = [
+        {
+            "kind": kind,
+            "fits": str(eng.fits_dir),
+            "out": str(eng.sets_dir),
+            "per_photo": per_photo,
+            "shard": (i, n),
+            "seed": eng.args.seed,
+            "motion": str(motion) if motion.is_file() else None,
+            "names": accepted,
+            "detail_sources": detailed if detail else None,
+        }
+        for i in range(n)
+    ]
+    total = per_photo * len(accepted)
+    root = eng.sets_dir / kind
+    done0 = _count_samples(root)
+    print(f"[{kind}] {len(accepted)} fits x {per_photo} = {total} samples, {done0} on disk")
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(n) as pool:
+        pending = pool.map_async(synth_worker, jobs)
+        while not pending.ready():
+            pending.wait(60)
+            print(progress_line(kind, _count_samples(root), total, t0, done0), flush=True)
+        results = pending.get()
+    samples = _count_samples(root)
+    eng.record(
+        kind,
+        {
+            "root": str(root),
+            "fits": len(accepted),
+            "per_photo": per_photo,
+            "samples": samples,
+            "detail_sources": len(detailed) if detail else None,
+            "parts": [r["root"] for r in results],
+        },
+        time.time() - t0,
+    )
+    print(f"[{kind}] {samples} samples in {root}")
+
+
+def stage_coarse(eng: Any) -> None:
+    """The CoarseNet set: ``--coarse-per-photo`` re-posed samples per accepted fit."""
+    _run_synth(eng, "coarse", eng.args.coarse_per_photo)
+
+
+def stage_tracking(eng: Any) -> None:
+    """The tracking set: one simulated previous frame per CoarseNet sample."""
+    _run_synth(eng, "tracking", eng.args.tracking_per_photo)
+
+
+def stage_fine(eng: Any) -> None:
+    """The FineNet set: ``--fine-samples`` in all, details from dataset B onto every fit."""
+    accepted, _ = accepted_fits(eng)
+    per_photo = max(1, int(np.ceil(eng.args.fine_samples / max(len(accepted), 1))))
+    _run_synth(eng, "fine", per_photo, detail=True)
+
+
+RUNNERS: dict[str, Callable[[Any], None]] = {
+    "gate": stage_gate,
+    "motion": stage_motion,
+    "coarse": stage_coarse,
+    "tracking": stage_tracking,
+    "fine": stage_fine,
+}
