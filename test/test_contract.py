@@ -198,3 +198,19 @@ def test_training_samples_resampled_to_the_net_side(weights_192):
     np.testing.assert_allclose(uv_b, uv_a * k, atol=1e-3)
     # Ground-truth rows are computed at the net's side (pixels inside the 192 crop).
     assert b["rows_valid"].any() and b["rows_pixel"][b["rows_valid"]].max() < 192
+
+
+def test_evaluate_feeds_each_net_at_its_contract_side(weights_192, tmp_path, capsys):
+    from training.evaluate import main as evaluate_main
+
+    wdir, _ = weights_192
+    out = tmp_path / "eval.json"
+    args = ["--model", "synthetic", "--n", "3", "--sequences", "1", "--frames", "3"]
+    args += ["--coarse", str(wdir / "coarse.onnx"), "--tracking", str(wdir / "tracking.onnx")]
+    args += ["--fine", str(wdir / "fine.onnx"), "--json", str(out)]
+    assert evaluate_main(args) == 0
+    res = json.loads(out.read_text())
+    assert "224x224 crops" in capsys.readouterr().out  # held-out samples: default side
+    assert np.isfinite(res["table2"]["proposed (Eq. 15)"]["l_pose"])
+    assert set(res["sequences"]) == {"single", "tracking"}
+    assert res["fine"]["samples"] == 3

@@ -87,9 +87,9 @@ def test_crop_from_points() -> None:
     capped = crop_from_points(pts, scale=10.0, image_shape=(300, 400, 3))
     assert capped.size == pytest.approx(400.0) and capped.center == pytest.approx((150.0, 175.0))
     with pytest.raises(ValueError, match="overlap"):
-        crop_from_points(pts + 5000.0, image_shape=(300, 400))
+        crop_from_points(pts + 5000.0, 1.6, image_shape=(300, 400))
     with pytest.raises(ValueError):
-        crop_from_points(np.zeros((1, 2)))
+        crop_from_points(np.zeros((1, 2)), 1.6)
     with pytest.raises(ValueError):
         CropBox(0, 0, 0)
 

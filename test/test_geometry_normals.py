@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.spatial import ConvexHull
 
-from face3d_ros.geometry.normals import face_normals, vertex_normals
+from face3d_ros.geometry.normals import face_normals, vertex_normals, vertex_normals_np
 from face3d_ros.model.synthetic import make_synthetic_model
 
 
@@ -60,3 +60,34 @@ def test_gradcheck_and_errors() -> None:
         vertex_normals(torch.zeros(5, 3), tri)
     with pytest.raises(ValueError, match="out of range"):
         vertex_normals(torch.zeros(1, 3, 3), tri)
+
+
+def test_numpy_vertex_normals_match_torch():
+    data = make_synthetic_model()
+    v = data.mean_shape + np.random.default_rng(0).normal(0, 0.5, data.mean_shape.shape)
+    ref = vertex_normals(torch.from_numpy(v.astype(np.float32))[None], data.triangles)[0]
+    got = vertex_normals_np(v, data.triangles)
+    assert got.shape == v.shape and np.abs(got - ref.numpy()).max() < 1e-5
+    lonely = np.vstack([v, [[0.0, 0.0, 0.0]]])  # an isolated vertex gets a zero normal
+    assert np.all(vertex_normals_np(lonely, data.triangles)[-1] == 0)
+    with pytest.raises(ValueError, match="out of range"):
+        vertex_normals_np(v[:3], data.triangles)
+
+
+def test_numpy_morphable_matches_torch():
+    from face3d_ros.model.morphable import MorphableModel
+
+    model = MorphableModel(make_synthetic_model())
+    rng = np.random.default_rng(1)
+    a_id = rng.normal(size=model.n_id).astype(np.float32)
+    a_exp = rng.normal(size=model.n_exp).astype(np.float32)
+    a_alb = rng.normal(size=model.n_alb).astype(np.float32)
+    with torch.no_grad():
+        shape = model.shape(torch.from_numpy(a_id[None]), torch.from_numpy(a_exp[None]))[0]
+        albedo = model.albedo(torch.from_numpy(a_alb[None]))[0]
+    assert np.abs(model.shape_np(a_id, a_exp) - shape.numpy()).max() < 1e-4
+    assert np.abs(model.albedo_np(a_alb) - albedo.numpy()).max() < 1e-5
+    assert model.numpy() is model.numpy()  # cached
+    with pytest.raises(ValueError, match="alpha_exp"):
+        model.shape_np(a_id, a_exp[:-1])
+

@@ -7,18 +7,21 @@ Held-out data are drawn from the face model's prior with a seed not used for tra
 training sample had. Three reports:
 
 1. Table II (CoarseNet, proposed loss vs parameter-MSE baseline): L_pose and L_geo (Eq. 13-14,
-   pixels^2 in the 224 crop), pose-parameter MSE (mixed units, as in the paper) with its parts
-   (angles in degrees, translation in pixels, relative scale), mean vertex distance (mm).
+   pixels^2 in the held-out samples' crop, the default CoarseNet side), pose-parameter MSE
+   (mixed units, as in the paper) with its parts (angles in degrees, translation in pixels,
+   relative scale), mean vertex distance (mm).
 2. Single-image vs tracking on synthetic sequences with smooth motion: landmark error (px),
    vertex distance (mm), and jitter = mean frame-to-frame change of the landmark error (px), for
-   CoarseNet on every frame (crop from the ground-truth landmarks, an ideal detector) and for the
-   tracking net initialised by CoarseNet on the first frame and fed its own previous estimate.
+   CoarseNet on every frame (framed as its contract says: a detector-like box from the
+   ground-truth landmarks, an ideal detector) and for the tracking net initialised by CoarseNet on
+   the first frame and fed its own previous estimate.
 3. FineNet: mean absolute depth error (mm along the view axis) of coarse vs coarse + fine inside
    the wrinkle regions (``wrinkle_mask`` > 0.5) on procedural wrinkle samples, or inside the face
    mask of a given fine shard set.
 
 Weights are ``.pt`` checkpoints (runs/<name>/checkpoint.pt) or exported ``.onnx`` files (checked
-against their sidecars). Example::
+against their sidecars); each net is fed at its own contract's input side and crop scale (held-out
+samples of another side are resampled, and predicted poses mapped back). Example::
 
     python -m training.evaluate --model default --coarse face3d_ros/weights/coarse.onnx \
         --coarse-mse runs/coarse-mse/checkpoint.pt --tracking face3d_ros/weights/tracking.onnx \
@@ -38,18 +41,24 @@ from typing import Any
 import numpy as np
 import torch
 
+from face3d_ros.detection.detector import box_from_landmarks
 from face3d_ros.geometry.camera import project_np
-from face3d_ros.geometry.crop import crop_from_points, crop_image, pose_from_crop, pose_to_crop
+from face3d_ros.geometry.crop import (
+    CropBox,
+    crop_from_points,
+    crop_image,
+    pose_from_crop,
+)
 from face3d_ros.model.morphable import MorphableModel
 from face3d_ros.nets.heads import Denormalized
-from face3d_ros.nets.weights import load_checkpoint, verify_weights
+from face3d_ros.nets.weights import contract_of, load_checkpoint, verify_weights
+from face3d_ros.pipeline.net_inputs import PnccRenderer, tracking_input
 from training.train.losses import PixelRows, gt_pixel_rows, pose_geo_losses
 from training.train.prior_data import (
     PriorConfig,
     coarse_sample,
     fine_sample,
     smooth_sequence,
-    tracking_input,
 )
 
 __all__ = ["NetRunner", "coarse_metrics", "evaluate_fine", "evaluate_sequences", "main"]
@@ -85,9 +94,11 @@ class NetRunner:
             self.module = None
         else:
             module, ckpt = load_checkpoint(self.path, net=net, model=model)
-            self.meta = {k: ckpt[k] for k in ("net", "model_id", "model_dims") if k in ckpt}
+            self.meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer")}
             self.module = Denormalized(module).eval()
             self.session = None
+        #: The net's train/run contract (input side, crop policy and scale).
+        self.contract = contract_of(self.meta, str(self.path))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """De-normalised outputs.
@@ -111,7 +122,7 @@ def coarse_metrics(
     """Table II metrics of CoarseNet predictions.
 
     Args:
-        pred: [B, K_id + K_exp + 6] de-normalised predictions (pose in 224-crop pixels).
+        pred: [B, K_id + K_exp + 6] de-normalised predictions (pose in the samples' crop pixels).
         samples: The B ground-truth coarse samples.
         model: Face model.
 
@@ -125,12 +136,13 @@ def coarse_metrics(
     gt_pose = torch.from_numpy(np.stack([s["pose"] for s in samples]))
     p = torch.from_numpy(pred.astype(np.float32))
     pr_id, pr_exp, pr_pose = p[:, :n_id], p[:, n_id : n_id + n_exp], p[:, n_id + n_exp :]
+    side = int(samples[0]["image"].shape[0])
     with torch.no_grad():
         gt_v = model.shape(gt_id, gt_exp)
         pr_v = model.shape(pr_id, pr_exp)
         tri = model.triangles.numpy()
         rows = [
-            gt_pixel_rows(gt_v[b].numpy(), tri, s["pose"], 224, 224, 4096, None)
+            gt_pixel_rows(gt_v[b].numpy(), tri, s["pose"], side, side, 4096, None)
             for b, s in enumerate(samples)
         ]
         r = PixelRows.from_batch(
@@ -152,6 +164,33 @@ def coarse_metrics(
 def _run_batched(runner: NetRunner, x: np.ndarray, batch: int = 8) -> np.ndarray:
     """Run in batches."""
     return np.concatenate([runner(x[i : i + batch]) for i in range(0, len(x), batch)])
+
+
+def _resample(x: np.ndarray, side: int) -> np.ndarray:
+    """[B, C, S, S] crops resampled to [B, C, side, side] (crop of the crop, exact framing)."""
+    s = int(x.shape[-1])
+    if s == side:
+        return x
+    box = CropBox(0.0, 0.0, float(s))
+    return np.stack([crop_image(b.transpose(1, 2, 0), box, side).transpose(2, 0, 1) for b in x])
+
+
+def coarse_predictions(runner: NetRunner, x: np.ndarray) -> np.ndarray:
+    """CoarseNet predictions for [B, 3, S, S] crops, pose in the pixels of those crops.
+
+    Args:
+        runner: CoarseNet runner (fed at its contract's side).
+        x: Crops in [0, 1].
+
+    Returns:
+        [B, K_id + K_exp + 6].
+    """
+    side, s = runner.contract.input_size, int(x.shape[-1])
+    pred = _run_batched(runner, _resample(x, side).astype(np.float32))
+    if side != s:  # the net's crop is the samples' crop resampled: map the pose back
+        pred = pred.copy()
+        pred[:, -6:] = pose_from_crop(pred[:, -6:], CropBox(0.0, 0.0, float(s)), side)
+    return pred
 
 
 def _landmarks(model: MorphableModel, a_id, a_exp, pose) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +224,8 @@ def evaluate_sequences(
     """
     cfg = PriorConfig()
     rng = np.random.default_rng(seed)
-    n_id, n_exp, n_alb = model.dims
+    n_id, n_exp, _ = model.dims
+    renderer = PnccRenderer(model)
     stats: dict[str, dict[str, list[float]]] = {
         k: {"landmark_px": [], "vertex_mm": [], "jitter_px": [], "gt_motion_px": []}
         for k in ("single", "tracking")
@@ -198,35 +238,31 @@ def evaluate_sequences(
         for frame, gt in zip(frames, gts, strict=True):
             gt_v, gt_lm = _landmarks(model, gt.alpha_id, gt.alpha_exp, gt.pose)
             gt_lms.append(gt_lm)
-            box = crop_from_points(gt_lm, scale=cfg.crop_scale)
-            x = crop_image(frame, box, 224).transpose(2, 0, 1)[None]
-            out = coarse(x)[0]
+            cc = coarse.contract  # framing of the CoarseNet: a detector box around the face
+            x0, y0, x1, y1 = box_from_landmarks(gt_lm)
+            box = crop_from_points(np.array([[x0, y0], [x1, y1]]), scale=cc.crop_scale)
+            x = crop_image(frame, box, cc.input_size).transpose(2, 0, 1)[None]
+            out = coarse(np.ascontiguousarray(x, np.float32))[0]
             single = {
                 "id": out[:n_id],
                 "exp": out[n_id : n_id + n_exp],
-                "pose": pose_from_crop(out[n_id + n_exp :], box, 224),
+                "pose": pose_from_crop(out[n_id + n_exp :], box, cc.input_size),
             }
             est = {"single": single}
             if tracking is not None:
                 if prev is None:
                     cur = dict(single)
                 else:
-                    from face3d_ros.params import FaceParams
-
-                    prev_params = FaceParams(
-                        alpha_id=prev["id"].astype(np.float32),
-                        alpha_exp=prev["exp"].astype(np.float32),
-                        alpha_alb=np.zeros(n_alb, np.float32),
-                        pose=prev["pose"].astype(np.float32),
-                    )
-                    image, pncc, tbox = tracking_input(model, frame, prev_params, cfg)
-                    xt = np.concatenate([image, pncc], -1).transpose(2, 0, 1)[None]
-                    o = tracking(xt)[0]
-                    prev_crop = pose_to_crop(prev["pose"], tbox, 256)
+                    tc = tracking.contract  # crop around the previous estimate's landmarks
+                    prev_v, prev_lm = _landmarks(model, prev["id"], prev["exp"], prev["pose"])
+                    tbox = crop_from_points(prev_lm, scale=tc.crop_scale)
+                    image = crop_image(frame, tbox, tc.input_size).astype(np.float32)
+                    xt, prev_crop = tracking_input(image, tbox, prev_v, prev["pose"], renderer)
+                    o = tracking(xt[None])[0]
                     cur = {
                         "id": o[:n_id],
                         "exp": o[n_id : n_id + n_exp],
-                        "pose": pose_from_crop(prev_crop + o[-6:], tbox, 256),
+                        "pose": pose_from_crop(prev_crop + o[-6:], tbox, tc.input_size),
                     }
                 est["tracking"] = cur
                 prev = cur
@@ -292,9 +328,14 @@ def evaluate_fine(
             s["region"] = (s["wrinkle"] > 0.5) & (s["mask"] > 0)
             samples.append(s)
     coarse_err, fine_err, count = 0.0, 0.0, 0
+    side = fine.contract.input_size
     for s in samples:
         x = np.stack([s["gray"], s["coarse_depth"]])[None].astype(np.float32)
-        pred = fine(x)[0, 0]
+        size = int(x.shape[-1])
+        if size != side:  # depth is in crop pixels: it scales with the crop
+            x = _resample(x, side) * np.array([1.0, side / size], np.float32)[None, :, None, None]
+        pred = fine(np.ascontiguousarray(x, np.float32))[0, 0]
+        pred = _resample(pred[None, None], size)[0, 0]
         r = s["region"]
         gt = s["displacement"][r]
         coarse_err += float(np.abs(gt).sum())
@@ -357,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = {}
         for key, name in (("coarse", "proposed (Eq. 15)"), ("coarse_mse", "parameter MSE")):
             if key in runners:
-                pred = _run_batched(runners[key], x)
+                pred = coarse_predictions(runners[key], x)
                 table[name] = coarse_metrics(pred, samples, model)
                 mean_pred = pred
         if mean_pred is not None:
@@ -366,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             zero[:, -6:] = np.mean([s["pose"] for s in samples], axis=0)
             table["mean face, mean pose (no net)"] = coarse_metrics(zero, samples, model)
         results["table2"] = table
-        print(f"\nTable II (held-out, N={args.n}, 224x224 crops; losses in px^2)")
+        side = samples[0]["image"].shape[0]
+        print(f"\nTable II (held-out, N={args.n}, {side}x{side} crops; losses in px^2)")
         cols = ["l_pose", "l_geo", "pose_mse", "angle_deg", "trans_px", "scale_rel", "vertex_mm"]
         print(f"{'':32s}" + "".join(f"{c:>11s}" for c in cols))
         for name, m in table.items():

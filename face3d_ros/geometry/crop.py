@@ -86,14 +86,15 @@ def _check_out(out_size: int) -> None:
 
 def crop_from_points(
     points_uv: np.ndarray,
-    scale: float = 1.6,
+    scale: float,
     image_shape: tuple[int, ...] | None = None,
 ) -> CropBox:
     """Square box centred on the points' bounding box, ``scale`` times its longer side.
 
     Args:
         points_uv: [M, 2] image points (e.g. 68 landmarks), pixels; M >= 2, finite.
-        scale: Box side / longer bounding-box side (> 0).
+        scale: Box side / longer bounding-box side (> 0; the nets' contracts say which one
+            their crops use, :mod:`face3d_ros.nets.contract`).
         image_shape: Optional ``(H, W, ...)``: the side is capped at ``max(H, W)`` and the box
             must overlap the image (else ValueError); the centre is never moved.
 

@@ -1,6 +1,6 @@
 # Copyright 2026 The face3d_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Face and vertex normals of triangle meshes (torch, batched, differentiable).
+"""Face and vertex normals of triangle meshes (torch, batched, differentiable; and numpy).
 
 Triangles are counter-clockwise seen from outside, so ``(v1 - v0) x (v2 - v0)`` points outwards.
 Vertex normals are the area-weighted sum of the incident face normals (the unnormalised cross
@@ -9,9 +9,10 @@ products), normalised; vertices without a (non-degenerate) incident triangle get
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-__all__ = ["face_normals", "vertex_normals"]
+__all__ = ["face_normals", "vertex_normals", "vertex_normals_np"]
 
 
 def _check(vertices: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
@@ -108,3 +109,32 @@ def vertex_normals(vertices: torch.Tensor, triangles: torch.Tensor) -> torch.Ten
     src = fn.unsqueeze(2).expand(b, f, 3, 3).reshape(b, 3 * f, 3)
     acc = torch.scatter_add(vertices.new_zeros(b, n, 3), 1, index, src)
     return _safe_normalize(acc)
+
+
+def vertex_normals_np(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Numpy twin of :func:`vertex_normals` for one mesh (no autograd; same convention).
+
+    Args:
+        vertices: [N, 3] positions.
+        triangles: [F, 3] vertex indices, counter-clockwise from outside.
+
+    Returns:
+        [N, 3] float64 unit normals (zero for isolated vertices).
+
+    Raises:
+        ValueError: On bad shapes or indices.
+    """
+    v = np.asarray(vertices, np.float64)
+    tri = np.asarray(triangles)
+    if v.ndim != 2 or v.shape[1] != 3:
+        raise ValueError(f"vertices must have shape [N, 3], got {list(v.shape)}")
+    if tri.ndim != 2 or tri.shape[1] != 3 or tri.dtype.kind not in "iu":
+        raise ValueError(f"triangles must be integer [F, 3], got {tri.dtype} {list(tri.shape)}")
+    if tri.size and (tri.min() < 0 or tri.max() >= len(v)):
+        raise ValueError(f"triangle indices out of range for {len(v)} vertices")
+    fn = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])  # length = 2 area
+    idx = tri.reshape(-1)
+    fn3 = np.repeat(fn, 3, axis=0)
+    acc = np.stack([np.bincount(idx, fn3[:, c], minlength=len(v)) for c in range(3)], axis=1)
+    norm = np.linalg.norm(acc, axis=1, keepdims=True)
+    return np.where(norm > 1e-12, acc / np.maximum(norm, 1e-300), 0.0)

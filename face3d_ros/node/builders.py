@@ -25,7 +25,9 @@ import cv2
 import numpy as np
 
 from face3d_ros.geometry.camera import project_np
+from face3d_ros.geometry.normals import vertex_normals_np
 from face3d_ros.geometry.rotation import euler_to_matrix_np
+from face3d_ros.model.morphable import linear_combination_np
 from face3d_ros.node.conversions import numpy_to_image
 
 __all__ = [
@@ -214,7 +216,7 @@ def vertex_colors(model: ModelInfo, alpha_alb: np.ndarray | None) -> np.ndarray:
         k = min(len(alpha_alb), model.albedo_basis.shape[0])
         coeff = np.asarray(alpha_alb[:k], dtype=np.float32) * model.albedo_sigma[:k]
         flat = model.albedo_basis[:k].reshape(k, -1)  # float32 [K, N*3]
-        colors = colors + (coeff @ flat).reshape(colors.shape)
+        colors = linear_combination_np(colors, flat, coeff)
     return np.clip(colors, 0.0, 1.0).astype(np.float64)
 
 
@@ -468,12 +470,7 @@ def _shaded_face(
     if not inside.any():
         return
     # vertex normals (area-weighted face normals), rotated into the camera's view
-    v = np.asarray(vertices, np.float64)
-    fn = np.cross(v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]])
-    idx = tris.reshape(-1)
-    fn3 = np.repeat(fn, 3, axis=0)
-    vn = np.stack([np.bincount(idx, fn3[:, c], minlength=len(v)) for c in range(3)], axis=1)
-    vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
+    vn = vertex_normals_np(vertices, tris)
     R = np.asarray(euler_to_matrix_np(np.asarray(pose[:3], np.float64)), np.float64)
     facing = np.clip((vn @ R.T)[:, 2], 0.0, 1.0)  # model z points at the camera
     shade = 0.35 + 0.65 * facing

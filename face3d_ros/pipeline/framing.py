@@ -19,6 +19,7 @@ import numpy as np
 
 from face3d_ros.geometry.camera import project_np
 from face3d_ros.geometry.crop import crop_from_points, pose_to_crop
+from face3d_ros.nets.contract import DEFAULT_CROP_SCALE
 
 __all__ = ["canonical_crop_pose"]
 
@@ -27,15 +28,15 @@ def canonical_crop_pose(
     model: Any,
     out_size: int,
     *,
-    crop_scale: float = 1.6,
+    crop_scale: float = DEFAULT_CROP_SCALE,
     around: str = "detection",
 ) -> np.ndarray:
     """Pose (crop pixels) of the frontal mean face framed like the tracker frames faces.
 
     Args:
         model: FaceModelData or MorphableModel (mean shape and landmark indices are used).
-        out_size: Crop side in pixels (224 for CoarseNet, 256 for the tracking net).
-        crop_scale: ``TrackerConfig.crop_scale``.
+        out_size: Crop side in pixels (the net contract's ``input_size``).
+        crop_scale: The net contract's ``crop_scale``.
         around: ``"detection"``: crop around a dlib-like detector box (CoarseNet input at
             initialisation); ``"landmarks"``: crop around the 68 landmarks (tracking input).
 

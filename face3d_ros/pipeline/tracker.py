@@ -64,8 +64,8 @@ from face3d_ros.geometry.crop import (
 from face3d_ros.geometry.sh import default_gamma
 from face3d_ros.nets.contract import NetContract
 from face3d_ros.params import FaceParams
-from face3d_ros.pipeline._kernels import pncc_into
-from face3d_ros.render.maps import pncc_colors, render_depth
+from face3d_ros.pipeline.net_inputs import PnccRenderer, tracking_input
+from face3d_ros.render.maps import render_depth
 from face3d_ros.render.rasterizer import rasterize
 from face3d_ros.runtime.backend import BACKEND_KINDS
 
@@ -404,20 +404,13 @@ class Tracker:
             nets.tracking.meta, self.contracts["tracking"], self._dims
         )
         # Model arrays in numpy (the per-frame work is numpy / numba, not autograd).
-        self._mean_shape = model.mean_shape.detach().cpu().numpy().astype(np.float32).reshape(-1)
-        self._shape_basis = np.ascontiguousarray(
-            np.concatenate(
-                [model.id_basis.detach().cpu().numpy(), model.exp_basis.detach().cpu().numpy()]
-            ).astype(np.float32)
-        )  # [K_id + K_exp, 3N], already scaled by sigma
-        self._n_vertices = int(model.n_vertices)
+        self._np_model = model.numpy()
         self._triangles = np.ascontiguousarray(
             model.triangles.detach().cpu().numpy().astype(np.int32)
         )
         self._landmark_idx = model.landmark_indices.detach().cpu().numpy().astype(np.int64)
         self._gamma0 = np.asarray(default_gamma(), dtype=np.float32).reshape(27)
-        # PNCC colours per triangle corner [F, 3 corners, 3 channels] (fixed per model).
-        self._pncc_corner_colors = np.ascontiguousarray(pncc_colors(model)[self._triangles])
+        self._pncc = PnccRenderer(model)
         # Reused network input buffers.
         self._coarse_in = np.zeros((1, *self.contracts["coarse"].input_shape), np.float32)
         self._track_in = np.zeros((1, *self.contracts["tracking"].input_shape), np.float32)
@@ -505,22 +498,15 @@ class Tracker:
         side = self._track_size
         pose = np.array([0, 0, 0, side / 2, side / 2, 0.6 * side / extent])
         screen = project_np(verts, pose.astype(np.float32))
-        self._render_pncc_into(screen, self._track_in[0, 3:])
+        self._pncc.render_into(screen, self._track_in[0, 3:])
         self._track_in[0, 3:] = 0.0
         rasterize(screen.astype(np.float32), self._triangles, self._fine_size, self._fine_size)
 
     # ------------------------------------------------------------------ helpers
 
     def _vertices(self, alpha_id: np.ndarray, alpha_exp: np.ndarray) -> np.ndarray:
-        """Model-space mesh ``[N, 3]`` float32 for identity and expression coefficients.
-
-        Uses ``np.einsum`` (single-threaded SIMD) rather than ``@``: OpenBLAS's threaded gemv
-        took 20 ms instead of 0.3 ms (median) on two cores shared with ONNX Runtime's threads.
-        """
-        coeffs = np.concatenate([alpha_id, alpha_exp]).astype(np.float32)
-        flat = np.einsum("k,kj->j", coeffs, self._shape_basis)
-        flat += self._mean_shape
-        return flat.reshape(self._n_vertices, 3)
+        """Model-space mesh ``[N, 3]`` float32 (:meth:`MorphableModel.numpy`, einsum)."""
+        return self._np_model.shape(alpha_id, alpha_exp)
 
     def _project_landmarks(self, vertices: np.ndarray, pose: np.ndarray) -> np.ndarray:
         """``[68, 2]`` float32 image positions of the landmark vertices."""
@@ -528,16 +514,6 @@ class Tracker:
 
     def _box(self, points: np.ndarray, shape: tuple[int, ...], scale: float) -> CropBox:
         return crop_from_points(points, scale=scale, image_shape=shape[:2])
-
-    def _render_pncc_into(self, screen: np.ndarray, out: np.ndarray) -> None:
-        """Render the PNCC image of ``screen`` vertices [N, 3] into ``out`` [3, S, S].
-
-        Same result as :func:`face3d_ros.render.maps.render_pncc` (rasterize + barycentric
-        interpolation of the PNCC colours, 0 outside), written channels-first into the network
-        input buffer by a numba kernel with the per-triangle-corner colours precomputed.
-        """
-        fragments = rasterize(screen, self._triangles, self._track_size, self._track_size)
-        pncc_into(fragments.triangle_id, fragments.barycentric, self._pncc_corner_colors, out)
 
     def _fill_rgb(self, buffer: np.ndarray, crop_u8: np.ndarray) -> None:
         """Write an HxWx3 uint8 crop as CHW float32 in [0, 1] into ``buffer[0, :3]``."""
@@ -787,12 +763,11 @@ class Tracker:
         if keyframe and detected is not None:
             return self._reanchor(image, detected, timings)
 
-        # PNCC of the previous mesh with the previous pose, in this crop.
+        # [RGB crop | PNCC of the previous mesh with the previous pose, in this crop].
         t1 = time.perf_counter()
-        prev_pose_crop = np.asarray(pose_to_crop(prev.pose, box, self._track_size), np.float32)
-        screen = project_np(self._prev_vertices, prev_pose_crop).astype(np.float32)
-        self._render_pncc_into(screen, self._track_in[0, 3:])
-        self._fill_rgb(self._track_in, crop)
+        _, prev_pose_crop = tracking_input(
+            crop, box, self._prev_vertices, prev.pose, self._pncc, out=self._track_in[0]
+        )
         if self.input_recorder is not None:
             self.input_recorder("tracking", self._track_in)
         t2 = time.perf_counter()

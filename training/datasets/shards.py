@@ -42,15 +42,19 @@ from typing import Any
 import numpy as np
 import torch.utils.data
 
+from face3d_ros.nets.contract import DEFAULT_CONTRACT
+
 FORMAT_NAME = "face3d_ros-shards"
 FORMAT_VERSION = 1
 INDEX_NAME = "index.json"
 
 # Shape spec per key: a tuple of ints, where ``None`` marks a length that is free but must be the
-# same for every sample of a dataset (fixed by the first sample, recorded in the index).
+# same for every sample of a dataset (fixed by the first sample, recorded in the index). Crop
+# sides are the nets' default contract's (training resamples them to a net's own side).
+_C, _T, _F = (DEFAULT_CONTRACT[k].input_size for k in ("coarse", "tracking", "fine"))
 KIND_SCHEMAS: dict[str, dict[str, tuple[tuple[int | None, ...], str]]] = {
     "coarse": {
-        "image": ((224, 224, 3), "uint8"),
+        "image": ((_C, _C, 3), "uint8"),
         "alpha_id": ((None,), "float32"),
         "alpha_exp": ((None,), "float32"),
         "pose": ((6,), "float32"),
@@ -58,8 +62,8 @@ KIND_SCHEMAS: dict[str, dict[str, tuple[tuple[int | None, ...], str]]] = {
         "gamma": ((27,), "float32"),
     },
     "tracking": {
-        "image": ((256, 256, 3), "uint8"),
-        "pncc": ((256, 256, 3), "uint8"),
+        "image": ((_T, _T, 3), "uint8"),
+        "pncc": ((_T, _T, 3), "uint8"),
         "prev_pose": ((6,), "float32"),
         "alpha_id": ((None,), "float32"),
         "alpha_exp": ((None,), "float32"),
@@ -68,10 +72,10 @@ KIND_SCHEMAS: dict[str, dict[str, tuple[tuple[int | None, ...], str]]] = {
         "pose": ((6,), "float32"),
     },
     "fine": {
-        "gray": ((256, 256), "float32"),
-        "coarse_depth": ((256, 256), "float32"),
-        "mask": ((256, 256), "uint8"),
-        "displacement": ((256, 256), "float32"),
+        "gray": ((_F, _F), "float32"),
+        "coarse_depth": ((_F, _F), "float32"),
+        "mask": ((_F, _F), "uint8"),
+        "displacement": ((_F, _F), "float32"),
     },
 }
 
@@ -478,7 +482,8 @@ class ShardDataset(torch.utils.data.Dataset):
             are datasets (e.g. the parts written by ``--shard i/n``), or a list of dataset
             directories.
         kind: Expected kind; ``None`` accepts the kind stored in the index(es).
-        max_open: Number of shard files kept open per process.
+        max_open: Number of shard files kept open per process (each holds a file handle and
+            the zip's central directory; reopening a shard per sample costs 3x the read).
 
     Raises:
         FileNotFoundError: No dataset found.
@@ -496,7 +501,7 @@ class ShardDataset(torch.utils.data.Dataset):
         root: str | os.PathLike | Sequence[str | os.PathLike],
         kind: str | None = None,
         *,
-        max_open: int = 8,
+        max_open: int = 512,
     ) -> None:
         """Read the index(es) and check the shard files exist; see the class docstring."""
         if kind is not None:

@@ -19,6 +19,7 @@ from face3d_ros.geometry.crop import (
     pose_from_crop,
 )
 from face3d_ros.model.morphable import MorphableModel
+from face3d_ros.nets.contract import DEFAULT_CONTRACT
 from training.inverse_render.albedo import beta_map, blend_albedo, sample_vertex_albedo
 from training.inverse_render.displacement import DisplacementConfig, refine_displacement
 from training.inverse_render.fit import (
@@ -41,16 +42,17 @@ class InverseRenderConfig:
     """Settings of the whole per-photo pipeline.
 
     Attributes:
-        crop_size: Working resolution ``S`` of the face crop (all three stages).
+        crop_size: Working resolution ``S`` of the face crop (all three stages; the FineNet
+            contract's side, since the fine samples are made in this crop).
         crop_scale: Crop side relative to the landmarks' extent
-            (``face3d_ros.geometry.crop.crop_from_points``).
+            (``face3d_ros.geometry.crop.crop_from_points``; the FineNet contract's scale).
         fit: Stage 1 settings.
         displacement: Stage 2 settings.
         blur_sigma: Stage 3 beta-map border blur (crop pixels).
     """
 
-    crop_size: int = 256
-    crop_scale: float = 1.6
+    crop_size: int = DEFAULT_CONTRACT.fine.input_size
+    crop_scale: float = DEFAULT_CONTRACT.fine.crop_scale
     fit: FitConfig = dataclasses.field(default_factory=FitConfig)
     displacement: DisplacementConfig = dataclasses.field(default_factory=DisplacementConfig)
     blur_sigma: float = 4.0

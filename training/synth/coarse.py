@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 import torch
 
+from face3d_ros.nets.contract import DEFAULT_CONTRACT
 from training.synth.common import PhotoFit, boundary_vertices, render_textured, to_uint8, unit_rng
 from training.synth.warp import warp_background, warp_crop
 
@@ -55,8 +56,8 @@ class CoarseConfig:
         p_exp_from_fits: Probability of borrowing another fit's expression (when there is one).
         exp_prior_std: Std of prior-drawn expression coefficients (sigma units).
         exp_clip: Prior-drawn coefficients are clipped to ``[-exp_clip, exp_clip]``.
-        image_size: Crop side of the samples (architecture: 224).
-        crop_scale: Crop side / detector-box side (``TrackerConfig.crop_scale``, 1.6).
+        image_size: Crop side of the samples (the CoarseNet contract's ``input_size``).
+        crop_scale: Crop side / detector-box side (the CoarseNet contract's ``crop_scale``).
         crop_jitter: Random crop shift (fraction of the crop side) and relative size change.
         ring_scale: Radius of the fixed warp ring relative to the face control points.
         max_border_points: Mesh-border vertices used as warp control points (evenly subsampled).
@@ -71,8 +72,8 @@ class CoarseConfig:
     p_exp_from_fits: float = 0.5
     exp_prior_std: float = 1.0
     exp_clip: float = 3.0
-    image_size: int = 224
-    crop_scale: float = 1.6
+    image_size: int = DEFAULT_CONTRACT.coarse.input_size
+    crop_scale: float = DEFAULT_CONTRACT.coarse.crop_scale
     crop_jitter: float = 0.05
     ring_scale: float = 1.4
     max_border_points: int = 48

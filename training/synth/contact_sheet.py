@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from face3d_ros.nets.contract import DEFAULT_CONTRACT
 from training.synth.coarse import CoarseConfig, make_coarse_sample
 from training.synth.common import PhotoFit
 from training.synth.fine import FineConfig, make_fine_sample
@@ -93,7 +94,7 @@ def make_contact_sheet(
     for r, pf in enumerate(photos):
         others = [exps[n] for n in names if n != pf.name]
         tiles: list[tuple[np.ndarray, dict[str, Any]]] = []
-        tiles.append((crop_image(pf.photo, pf.fit.crop, 224), {}))
+        tiles.append((crop_image(pf.photo, pf.fit.crop, DEFAULT_CONTRACT.coarse.input_size), {}))
         overlay = None
         if fits_dir is not None:
             path = pathlib.Path(fits_dir) / f"{pf.name}.overlay.png"

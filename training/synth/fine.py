@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import torch
 
+from face3d_ros.nets.contract import DEFAULT_CONTRACT
 from training.synth.common import (
     PhotoFit,
     gray,
@@ -53,7 +54,7 @@ __all__ = [
     "source_in_target",
 ]
 
-FINE_SIZE = 256
+FINE_SIZE = DEFAULT_CONTRACT.fine.input_size
 
 
 @dataclasses.dataclass(frozen=True)

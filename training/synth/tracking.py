@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from face3d_ros.nets.contract import DEFAULT_CONTRACT
 from training.synth.coarse import CoarseConfig, _shape, composite_in_crop, draw_frame
 from training.synth.common import PhotoFit, to_uint8, unit_rng
 from training.synth.motion import MotionModel, apply_pose_delta
@@ -34,13 +35,13 @@ class TrackingConfig:
     """Settings of the tracking set.
 
     Attributes:
-        image_size: Crop side (architecture: 256).
-        crop_scale: Crop side / landmark extent (``TrackerConfig.crop_scale``, 1.6).
+        image_size: Crop side (the tracking contract's ``input_size``).
+        crop_scale: Crop side / landmark extent (the tracking contract's ``crop_scale``).
         motion_scale: Multiplier on every motion standard deviation (1 = as measured).
     """
 
-    image_size: int = 256
-    crop_scale: float = 1.6
+    image_size: int = DEFAULT_CONTRACT.tracking.input_size
+    crop_scale: float = DEFAULT_CONTRACT.tracking.crop_scale
     motion_scale: float = 1.0
 
 
@@ -72,8 +73,8 @@ def make_tracking_sample(
         (photo pixels), ``box`` (the previous-frame crop) and ``mask`` (rendered current face).
     """
     from face3d_ros.geometry.camera import project_np
-    from face3d_ros.geometry.crop import crop_from_points, pose_to_crop
-    from face3d_ros.render.maps import render_pncc
+    from face3d_ros.geometry.crop import crop_from_points
+    from face3d_ros.pipeline.net_inputs import PnccRenderer, tracking_input
 
     frame = draw_frame(
         pf, model, unit_rng(seed, "coarse", pf.name, k), coarse_cfg, other_expressions
@@ -94,10 +95,10 @@ def make_tracking_sample(
     box = crop_from_points(prev_lm, scale=cfg.crop_scale, image_shape=pf.photo.shape[:2])
     size = cfg.image_size
     out = composite_in_crop(pf, model, frame, box, size)
-    prev_pose_c = np.asarray(pose_to_crop(prev_pose, box, size), dtype=np.float32)
-    screen_prev = project_np(prev_vertices, prev_pose_c).astype(np.float32)
-    pncc = np.asarray(render_pncc(model, screen_prev, size, size))
-    pncc = pncc if pncc.dtype == np.uint8 else to_uint8(pncc)
+    x, prev_pose_c = tracking_input(  # the Tracker's input builder (PNCC of the previous pose)
+        np.asarray(out["image"]), box, prev_vertices, prev_pose, PnccRenderer(model)
+    )
+    pncc = to_uint8(x[3:].transpose(1, 2, 0))
     sample = {
         "image": to_uint8(out["image"]),
         "pncc": pncc,

@@ -33,12 +33,15 @@ import cv2
 import numpy as np
 import torch
 
+from face3d_ros.detection.detector import box_from_landmarks
 from face3d_ros.geometry.camera import project_np
 from face3d_ros.geometry.crop import CropBox, crop_from_points, crop_image, pose_to_crop
 from face3d_ros.geometry.sh import directional_gamma, sh_basis_np
 from face3d_ros.model.morphable import MorphableModel
+from face3d_ros.nets.contract import DEFAULT_CONTRACT
 from face3d_ros.params import FaceParams
-from face3d_ros.render.maps import render_face, render_pncc
+from face3d_ros.pipeline import net_inputs
+from face3d_ros.render.maps import render_face
 from face3d_ros.render.rasterizer import rasterize
 from training.synth.common import to_uint8
 
@@ -53,6 +56,11 @@ __all__ = [
     "write_prior_set",
 ]
 
+#: Crop sides of the three sample kinds (the nets' default contract).
+_COARSE = DEFAULT_CONTRACT.coarse.input_size
+_TRACK = DEFAULT_CONTRACT.tracking.input_size
+_FINE = DEFAULT_CONTRACT.fine.input_size
+
 
 @dataclasses.dataclass(frozen=True)
 class PriorConfig:
@@ -66,7 +74,8 @@ class PriorConfig:
         exp_scale: Std of the expression coefficients.
         frame_size: Side of the rendered full frame (pixels).
         face_fraction: Landmark extent / frame side (mean; +-20 %).
-        crop_scale: Crop side / landmark extent (pipeline: 1.6).
+        crop_scale: Crop side / face extent (the contract's ``crop_scale``; coarse samples are
+            framed around a detector-like box, the others around the landmarks).
         motion_deg: Std of the frame-to-frame rotation step (degrees).
         motion_px: Std of the frame-to-frame translation step (pixels of the frame).
         motion_scale: Std of the relative frame-to-frame scale step.
@@ -79,7 +88,7 @@ class PriorConfig:
     exp_scale: float = 1.0
     frame_size: int = 320
     face_fraction: float = 0.42
-    crop_scale: float = 1.6
+    crop_scale: float = DEFAULT_CONTRACT.tracking.crop_scale
     motion_deg: float = 2.0
     motion_px: float = 3.0
     motion_scale: float = 0.015
@@ -184,7 +193,7 @@ def _crop_box(model: MorphableModel, params: FaceParams, cfg: PriorConfig) -> Cr
 def coarse_sample(
     model: MorphableModel, rng: np.random.Generator, cfg: PriorConfig
 ) -> dict[str, np.ndarray]:
-    """One ``coarse`` shard sample (224 x 224 crop, pose in crop pixels).
+    """One ``coarse`` shard sample (crop around a detector-like box, pose in crop pixels).
 
     Args:
         model: Face model.
@@ -196,15 +205,16 @@ def coarse_sample(
     """
     params = random_params(model, rng, cfg)
     frame = render_frame(model, params, cfg.frame_size, rng)
-    box = _crop_box(model, params, cfg)
+    x0, y0, x1, y1 = box_from_landmarks(_landmarks_2d(model, params))  # contract: detection_box
+    box = crop_from_points(np.array([[x0, y0], [x1, y1]]), scale=cfg.crop_scale)
     # a little crop jitter, as a detector's landmarks would give
     j = rng.uniform(-0.04, 0.04, size=3) * box.size
     box = CropBox(box.x0 + j[0], box.y0 + j[1], box.size * (1 + j[2] / box.size))
     return {
-        "image": to_uint8(crop_image(frame, box, 224)),
+        "image": to_uint8(crop_image(frame, box, _COARSE)),
         "alpha_id": params.alpha_id,
         "alpha_exp": params.alpha_exp,
-        "pose": pose_to_crop(params.pose, box, 224).astype(np.float32),
+        "pose": pose_to_crop(params.pose, box, _COARSE).astype(np.float32),
         "alpha_alb": params.alpha_alb,
         "gamma": params.gamma.astype(np.float32),
     }
@@ -237,20 +247,21 @@ def tracking_input(
         cfg: Settings (crop scale).
 
     Returns:
-        ``(image [256, 256, 3] float32, pncc [256, 256, 3] float32, box)``.
+        ``(image [S, S, 3] float32, pncc [S, S, 3] float32, box)`` (S: the tracking side).
     """
     box = _crop_box(model, prev, cfg)
-    image = crop_image(frame, box, 256)
-    prev_crop = pose_to_crop(prev.pose, box, 256)
-    screen = project_np(model.shape_np(prev.alpha_id, prev.alpha_exp), prev_crop)
-    pncc = render_pncc(model, screen, 256, 256)
-    return image.astype(np.float32), pncc.astype(np.float32), box
+    image = crop_image(frame, box, _TRACK).astype(np.float32)
+    x, _ = net_inputs.tracking_input(  # the Tracker's input builder
+        image, box, model.shape_np(prev.alpha_id, prev.alpha_exp), prev.pose,
+        net_inputs.PnccRenderer(model),
+    )  # fmt: skip
+    return image, np.ascontiguousarray(x[3:].transpose(1, 2, 0)), box
 
 
 def tracking_sample(
     model: MorphableModel, rng: np.random.Generator, cfg: PriorConfig
 ) -> dict[str, np.ndarray]:
-    """One ``tracking`` shard sample (poses in the 256 x 256 crop of the previous frame).
+    """One ``tracking`` shard sample (poses in the tracking crop of the previous frame).
 
     Args:
         model: Face model.
@@ -267,12 +278,12 @@ def tracking_sample(
     return {
         "image": to_uint8(image),
         "pncc": to_uint8(pncc),
-        "prev_pose": pose_to_crop(prev.pose, box, 256).astype(np.float32),
+        "prev_pose": pose_to_crop(prev.pose, box, _TRACK).astype(np.float32),
         "alpha_id": params.alpha_id,
         "alpha_exp": params.alpha_exp,
         "alpha_alb": params.alpha_alb,
         "gamma": params.gamma.astype(np.float32),
-        "pose": pose_to_crop(params.pose, box, 256).astype(np.float32),
+        "pose": pose_to_crop(params.pose, box, _TRACK).astype(np.float32),
     }
 
 
@@ -311,16 +322,16 @@ def fine_sample(
         cfg: Ranges.
 
     Returns:
-        Sample dict with the architecture's fine keys, plus ``wrinkle`` [256, 256] float32 (the
+        Sample dict with the architecture's fine keys, plus ``wrinkle`` [S, S] float32 (the
         interpolated ``wrinkle_mask``; dropped by the shard writer's schema check if unwanted).
     """
     params = random_params(model, rng, dataclasses.replace(cfg, yaw_deg=30.0, pitch_deg=15.0))
     box = _crop_box(model, params, cfg)
-    pose = pose_to_crop(params.pose, box, 256)
+    pose = pose_to_crop(params.pose, box, _FINE)
     verts = model.shape_np(params.alpha_id, params.alpha_exp)
     screen = project_np(verts, pose)
     tri = model.triangles.numpy().astype(np.int32)
-    frags = rasterize(screen, tri, 256, 256)
+    frags = rasterize(screen, tri, _FINE, _FINE)
     mask = frags.triangle_id >= 0
     depth = np.where(mask, frags.depth, 0.0).astype(np.float32)
     tid = np.where(mask, frags.triangle_id, 0)
@@ -328,18 +339,18 @@ def fine_sample(
     wrinkle = np.where(mask, (frags.barycentric * wv).sum(-1), 0.0).astype(np.float32)
     lm = project_np(verts[model.landmark_indices.numpy()], pose)
     face_px = float((lm.max(0) - lm.min(0))[:2].max())
-    disp = _wrinkle_field(wrinkle, rng, 256, face_px) * mask
+    disp = _wrinkle_field(wrinkle, rng, _FINE, face_px) * mask
     # detailed depth (displacement along the view axis ~ along the normal on the forehead)
     fine_depth = depth + float(pose[5]) * disp
     gy, gx = np.gradient(cv2.GaussianBlur(fine_depth, (3, 3), 0.7))
     normals = np.stack([-gx, gy, np.ones_like(gx)], -1)  # z = depth; screen y down, camera y up
     normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
-    basis = sh_basis_np(normals.reshape(-1, 3)).reshape(256, 256, 9)
+    basis = sh_basis_np(normals.reshape(-1, 3)).reshape(_FINE, _FINE, 9)
     gamma = params.gamma.reshape(3, 9).mean(0)
     albedo = float(np.clip(0.55 + 0.15 * rng.standard_normal(), 0.3, 0.8))
     shade = albedo * (basis @ gamma)
-    bg = _background(rng, 256).mean(-1)
-    gray = np.where(mask, shade, bg) + rng.normal(0, 0.01, size=(256, 256))
+    bg = _background(rng, _FINE).mean(-1)
+    gray = np.where(mask, shade, bg) + rng.normal(0, 0.01, size=(_FINE, _FINE))
     return {
         "gray": np.clip(gray, 0, 1).astype(np.float32),
         "coarse_depth": depth,
