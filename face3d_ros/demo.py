@@ -455,7 +455,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=("Guarantees: --out is created with a face3d_output.json marker. --overwrite "
                 "replaces only an earlier demo output (that marker and nothing but bag/, "
                 "node.log, overlay.mp4, contact_sheet.png, summary.json); any other non-empty "
-                "folder is refused (exit 2) and nothing in it is deleted."),
+                "folder is refused (exit 2) and nothing in it is deleted. The node rejects "
+                "frames larger than its max_image_pixels parameter (default 4096 x 4096) "
+                "before decoding."),
     )
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out") / f"demo-{stamp}",
