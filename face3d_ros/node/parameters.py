@@ -3,11 +3,16 @@
 """Parameters of ``face3d_node``: declarations with descriptors, validation, typed snapshot.
 
 One table (:data:`PARAMETERS`) drives the declarations, the on-set validation callback,
-config/face3d.yaml and the parameter table in docs/node.md (a test checks they agree).
+config/face3d.yaml and the parameter table in docs/node.md (a test checks they agree). Every
+user-tunable :class:`~face3d_ros.pipeline.TrackerConfig` field is a parameter of the same name
+whose default is the TrackerConfig default (:data:`TRACKER_PARAMETERS`; the fields that are not,
+and why, are in :data:`TRACKER_FIELDS_NOT_PARAMETERS`); :func:`tracker_config` builds the
+TrackerConfig from a :class:`NodeParams`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -18,21 +23,33 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 
-from face3d_ros.detection.interface import DEFAULT_DETECTOR, DETECTOR_NAMES
+from face3d_ros.detection.interface import DETECTOR_NAMES
+from face3d_ros.pipeline.tracker import TrackerConfig
+from face3d_ros.runtime.backend import BACKEND_KINDS
+from face3d_ros.runtime.bundle import PRECISIONS
 
 __all__ = [
     "BACKENDS",
     "PARAMETERS",
+    "TRACKER_FIELDS_NOT_PARAMETERS",
+    "TRACKER_PARAMETERS",
     "NodeParams",
     "ParamSpec",
     "declare_parameters",
     "invalid_parameters",
     "invalid_parameters_in",
+    "tracker_config",
     "validate",
 ]
 
-BACKENDS = ("onnxruntime", "torch", "tensorrt")
+#: Backend choices (the runtime's registry).
+BACKENDS = BACKEND_KINDS
 CV_BRIDGE_MODES = ("auto", "never", "always")
+_TC = {f.name: f.default for f in dataclasses.fields(TrackerConfig)}
+#: TrackerConfig fields that are not node parameters, and why.
+TRACKER_FIELDS_NOT_PARAMETERS: dict[str, str] = {
+    "crop_scale": "bound to the weights: the nets' contract gives it (a different value fails)",
+}
 
 
 @dataclass(frozen=True)
@@ -65,8 +82,21 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         read_only=True,
     ),
     ParamSpec(
-        "backend", "onnxruntime", "Inference backend; applied on the next activation.",
+        "backend", _TC["backend"], "Inference backend; applied on the next activation.",
         choices=BACKENDS,
+    ),
+    ParamSpec(
+        "precision", _TC["precision"],
+        "Weight precision of the nets: fp32 (the exported ONNX graphs) or int8 (onnxruntime "
+        "only; <net>.int8.onnx files made by python -m face3d_ros.runtime.quantize). Applied on "
+        "the next activation.",
+        choices=PRECISIONS,
+    ),
+    ParamSpec(
+        "fine_precision", "",
+        "FineNet's weight precision when it differs from precision (e.g. fp32 with int8 coarse "
+        "nets); empty = the same. Applied on the next activation.",
+        choices=("", *PRECISIONS),
     ),
     ParamSpec(
         "device", "cpu", "Inference device: cpu, cuda or cuda:N; applied on the next activation.",
@@ -74,23 +104,73 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "threads", 0, "Inference threads; 0 = the backend's default.", int_range=(0, 64),
     ),
-    ParamSpec("use_fine", True, "Run the FineNet (displacement map) on tracked frames."),
+    ParamSpec("use_fine", _TC["use_fine"], "Run the FineNet (displacement map) on tracked frames."),
     ParamSpec(
-        "detector", DEFAULT_DETECTOR,
+        "detector", _TC["detector"],
         "Face detector: blazeface (BlazeFace CNN, about 3 ms per frame, faces from about 12 % of "
         "the frame's longer side) or dlib (HOG, about 100 ms per 640x360 frame, smaller faces); "
         "both place the 68 landmarks with dlib's predictor. Applied on the next activation.",
         choices=DETECTOR_NAMES,
     ),
     ParamSpec(
-        "keyframe_interval", 0,
+        "keyframe_interval", _TC["keyframe_interval"],
         "Re-initialise from the Single-image CoarseNet every N tracked frames; 0 = never.",
         int_range=(0, 10000),
     ),
     ParamSpec(
-        "min_confidence", 0.3,
-        "Below this confidence the face is declared LOST and the tracker re-initialises.",
+        "min_confidence", _TC["min_confidence"],
+        "Landmark-agreement confidence (0..1) below which a verified frame counts as drift: the "
+        "track is re-anchored on the detection (reanchor_on_drift, the default) or declared LOST.",
         float_range=(0.0, 1.0),
+    ),
+    ParamSpec(
+        "reanchor_on_drift", _TC["reanchor_on_drift"],
+        "On drift (confidence below min_confidence) re-anchor with the Single-image CoarseNet in "
+        "the same frame (stays TRACKING); false = declare the face LOST.",
+    ),
+    ParamSpec(
+        "verify_interval", _TC["verify_interval"],
+        "Run the face detector in the tracking crop every N tracked frames to check that a face "
+        "is there and agrees with the reconstruction; 1 = every frame (a TRACKING frame always "
+        "had a face), 0 = never (only NaN / out-of-image / jump checks).",
+        int_range=(0, 10000),
+    ),
+    ParamSpec(
+        "verify_crop_size", _TC["verify_crop_size"],
+        "Side (pixels) of the crop copy the detector sees during verification (the face is "
+        "about verify_crop_size / crop_scale pixels there).",
+        int_range=(32, 2048),
+    ),
+    ParamSpec(
+        "max_landmark_error", _TC["max_landmark_error"],
+        "Mean landmark distance, as a fraction of the face size, at which the confidence "
+        "reaches 0 (confidence = 1 - error / max_landmark_error).",
+        float_range=(0.001, 10.0),
+    ),
+    ParamSpec(
+        "max_landmark_jump", _TC["max_landmark_jump"],
+        "Largest plausible mean landmark motion between frames, as a fraction of the face size; "
+        "larger jumps lose the track.",
+        float_range=(0.001, 10.0),
+    ),
+    ParamSpec(
+        "min_inside_fraction", _TC["min_inside_fraction"],
+        "Fraction of the projected landmarks that must lie inside the image, else LOST.",
+        float_range=(0.0, 1.0),
+    ),
+    ParamSpec(
+        "min_face_size", _TC["min_face_size"],
+        "Smallest face (landmark extent, pixels) that is tracked.",
+        float_range=(1.0, 100000.0),
+    ),
+    ParamSpec(
+        "detect_max_faces", _TC["detect_max_faces"],
+        "Consider at most this many detections at initialisation (the largest is tracked).",
+        int_range=(1, 1000),
+    ),
+    ParamSpec(
+        "mask_displacement", _TC["mask_displacement"],
+        "Zero the displacement map outside the rendered face.",
     ),
     ParamSpec("publish_mesh", True, "Publish the face_mesh Marker (TRIANGLE_LIST)."),
     ParamSpec("publish_overlay", True, "Publish the overlay image (rgb8)."),
@@ -136,6 +216,26 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 )
 
 _BY_NAME = {p.name: p for p in PARAMETERS}
+#: Parameters that are TrackerConfig fields of the same name.
+TRACKER_PARAMETERS: tuple[str, ...] = tuple(p.name for p in PARAMETERS if p.name in _TC)
+
+
+def tracker_config(p: Any) -> TrackerConfig:
+    """The TrackerConfig of a parameter snapshot (every field in :data:`TRACKER_PARAMETERS`).
+
+    Args:
+        p: :class:`NodeParams` (or any object with those attributes).
+
+    Returns:
+        The config (``threads`` 0 -> None, ``fine_precision`` "" -> None).
+
+    Raises:
+        ValueError: An invalid combination (TrackerConfig's own checks).
+    """
+    values = {name: getattr(p, name) for name in TRACKER_PARAMETERS}
+    values["threads"] = values["threads"] or None
+    values["fine_precision"] = values["fine_precision"] or None
+    return TrackerConfig(**values)
 
 
 @dataclass(frozen=True)
@@ -147,11 +247,22 @@ class NodeParams:
     weights_dir: str
     backend: str
     device: str
+    precision: str
+    fine_precision: str
     threads: int
     use_fine: bool
     detector: str
     keyframe_interval: int
     min_confidence: float
+    reanchor_on_drift: bool
+    verify_interval: int
+    verify_crop_size: int
+    max_landmark_error: float
+    max_landmark_jump: float
+    min_inside_fraction: float
+    min_face_size: float
+    detect_max_faces: int
+    mask_displacement: bool
     publish_mesh: bool
     publish_overlay: bool
     publish_depth: bool

@@ -19,30 +19,35 @@ class TrackerLoadError(RuntimeError):
 
 
 def load_tracker(p: Any) -> tuple[Any, Any]:
-    """Load the face model, the nets and the detector and build a tracker.
+    """Load the face model, then the tracker through :meth:`Tracker.load` (the one factory).
 
     Args:
-        p: :class:`face3d_ros.node.parameters.NodeParams` (model_path, weights_dir, backend,
-            device, threads, use_fine, detector, keyframe_interval, min_confidence).
+        p: :class:`face3d_ros.node.parameters.NodeParams`; the TrackerConfig comes from
+            :func:`~face3d_ros.node.parameters.tracker_config` (every tracker parameter), the
+            face model from ``model_path``, the weights from ``weights_dir`` and ``device``.
 
     Returns:
         ``(tracker, model_data)``: a ``face3d_ros.pipeline.Tracker`` and the
         ``FaceModelData`` it uses.
 
     Raises:
-        TrackerLoadError: missing/corrupt model or weights, weights trained for another model,
-            unusable backend/device, unknown detector, missing detector model or dlib landmark
-            predictor.
+        TrackerLoadError: missing/corrupt model or weights, weights trained for another model or
+            with another contract, unusable backend/device/precision, unknown detector, missing
+            detector model or dlib landmark predictor, invalid tracker settings.
     """
     try:
-        from face3d_ros.detection.interface import make_detector
         from face3d_ros.model.default import default_model_path, load_default_model
         from face3d_ros.model.io import load_face_model
-        from face3d_ros.pipeline import Tracker, TrackerConfig
-        from face3d_ros.runtime.bundle import NetBundle, default_weights_dir
+        from face3d_ros.node.parameters import tracker_config
+        from face3d_ros.pipeline import Tracker
+        from face3d_ros.runtime.bundle import default_weights_dir
     except ImportError as exc:
         raise TrackerLoadError(f"the tracking pipeline cannot be imported: {exc}") from exc
 
+    try:
+        config = tracker_config(p)
+    except (TypeError, ValueError) as exc:
+        raise TrackerLoadError(f"tracker configuration: {exc}") from exc
     model_where = p.model_path or f"{default_model_path()} (package default)"
     try:
         model_data = load_face_model(p.model_path) if p.model_path else load_default_model()
@@ -50,30 +55,10 @@ def load_tracker(p: Any) -> tuple[Any, Any]:
         raise TrackerLoadError(f"face model {model_where}: {exc}") from exc
     weights_where = p.weights_dir or f"{default_weights_dir()} (package default)"
     try:
-        nets = NetBundle.load(
-            p.weights_dir or None,
-            backend=p.backend,
-            device=p.device,
-            threads=p.threads or None,
-            model=model_data,
-            load_fine=p.use_fine,
-        )
+        tracker = Tracker.load(config, p.weights_dir or None, model=model_data, device=p.device)
     except (OSError, ValueError, RuntimeError, ImportError) as exc:
-        raise TrackerLoadError(f"weights {weights_where} ({p.backend}, {p.device}): {exc}") from exc
-    try:
-        detector = make_detector(p.detector)
-    except (OSError, ValueError, RuntimeError, ImportError) as exc:
-        raise TrackerLoadError(f"face detector {p.detector!r}: {exc}") from exc
-    try:
-        config = TrackerConfig(
-            backend=p.backend,
-            threads=p.threads or None,
-            use_fine=p.use_fine,
-            detector=p.detector,
-            keyframe_interval=p.keyframe_interval,
-            min_confidence=p.min_confidence,
-        )
-        tracker = Tracker(config, nets.model, nets, detector)
-    except (TypeError, ValueError) as exc:
-        raise TrackerLoadError(f"tracker configuration: {exc}") from exc
+        raise TrackerLoadError(
+            f"weights {weights_where} ({p.backend}, {p.precision}, {p.device}; detector "
+            f"{p.detector!r}): {exc}"
+        ) from exc
     return tracker, model_data
