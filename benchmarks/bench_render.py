@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     from face3d_ros.params import FaceParams
     from face3d_ros.render.interpolate import interpolate_np
     from face3d_ros.render.maps import render_face, shade_vertices
-    from face3d_ros.render.rasterizer import rasterize, warmup
+    from face3d_ros.render.rasterizer import rasterize
+    from face3d_ros.render.warmup import warmup
 
     if default_model_path().is_file():
         data = load_default_model()

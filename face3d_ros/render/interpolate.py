@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from face3d_ros.render._jit import lazy_njit
-from face3d_ros.render.rasterizer import Fragments
+from face3d_ros.render.fragments import Fragments
 
 __all__ = ["interpolate", "interpolate_np", "pixel_barycentrics"]
 

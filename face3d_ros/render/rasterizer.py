@@ -22,50 +22,31 @@ Design notes:
   front view, i.e. whose screen-space signed area ``(u1-u0)(v2-v0) - (u2-u0)(v1-v0)`` is positive
   (the image ``v`` axis points down, so front faces have a negative area).
 * The kernel is a numba ``@njit`` function compiled on the FIRST call, never at import: the
-  first call pays the JIT cost (about 1-3 s; see :func:`warmup`). Compiled code is cached on
-  disk (``cache=True``): numba writes ``__pycache__`` next to this file, or, when that folder
-  is read-only (an install space), into its user-wide cache directory; set ``NUMBA_CACHE_DIR``
-  to choose a writable folder. If numba finds no writable cache location at all, the kernel is
-  compiled without a disk cache and a ``RuntimeWarning`` says so (every process then pays the
-  JIT cost once). The kernel is single-threaded; batches loop over it.
+  first call pays the JIT cost (about 1-3 s; see :func:`face3d_ros.render.warmup.warmup`).
+  Compiled code is cached on disk (``cache=True``): numba writes ``__pycache__`` next to this
+  file, or, when that folder is read-only (an install space), into its user-wide cache
+  directory; set ``NUMBA_CACHE_DIR`` to choose a writable folder. If numba finds no writable
+  cache location at all, the kernel is compiled without a disk cache and a ``RuntimeWarning``
+  says so (every process then pays the JIT cost once). The kernel is single-threaded; batches
+  loop over it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from face3d_ros.render._jit import lazy_njit
+from face3d_ros.render.fragments import Fragments
 
-__all__ = ["Fragments", "rasterize", "rasterize_batch", "warmup"]
+__all__ = ["Fragments", "rasterize", "rasterize_batch"]
 
 #: Barycentric tolerance for the coverage test (see module docstring).
 COVERAGE_EPS = 1e-7
 #: Twice-area threshold (px^2) below which a triangle is degenerate and skipped.
 DEGENERATE_AREA = 1e-10
-
-
-class Fragments(NamedTuple):
-    """Per-pixel rasterization result (numpy; batched variants carry a leading [B]).
-
-    Attributes:
-        triangle_id: [H, W] int32 index of the visible triangle, -1 = background.
-        barycentric: [H, W, 3] float32 screen-space barycentrics of the pixel centre w.r.t. the
-            triangle's vertices (in the order of ``triangles[triangle_id]``); 0 on background.
-        depth: [H, W] float32 interpolated screen depth (pixels, larger = closer); ``-inf`` on
-            background.
-    """
-
-    triangle_id: np.ndarray
-    barycentric: np.ndarray
-    depth: np.ndarray
-
-    @property
-    def mask(self) -> np.ndarray:
-        """[H, W] (or [B, H, W]) bool, True where a triangle is visible."""
-        return self.triangle_id >= 0
 
 
 def _raster_kernel(
@@ -294,25 +275,3 @@ def rasterize_batch(
             np.zeros((0, height, width), np.float32),
         )
     return Fragments(*(np.stack(x) for x in zip(*parts, strict=True)))
-
-
-def warmup() -> float:
-    """Compile (or load from the disk cache) the render kernels now.
-
-    Call it before a timing-critical loop: it runs the rasterizer and the numpy interpolation
-    kernel once on a tiny mesh.
-
-    Returns:
-        Seconds spent (the JIT cost, about 1-3 s, on a cold cache; well under a second when
-        the compiled code is loaded from numba's disk cache).
-    """
-    import time
-
-    from face3d_ros.render.interpolate import interpolate_np
-
-    t0 = time.perf_counter()
-    verts = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 3.0, 0.0]])
-    tris = np.array([[0, 1, 2]])
-    frag = rasterize(verts, tris, 4, 4)
-    interpolate_np(verts.astype(np.float32), tris, frag)
-    return time.perf_counter() - t0
