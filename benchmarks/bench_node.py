@@ -12,7 +12,9 @@ The node is started as a separate process exactly as the demo starts it
 image-subscription override, plus ``-p`` items for the options above). This process publishes
 the demo's sample sequence (:func:`face3d_ros.demo.sample_config`, with its face-less run in
 the middle) at ``--rate`` with :class:`face3d_ros.node.sample_player.SamplePlayer`, subscribes
-only to ``/face_params`` and ``/diagnostics`` (nothing is recorded), and prints:
+to ``/face_params``, ``/diagnostics`` and the outputs named by ``--subscribe`` (default: all of
+``displacement``, ``coarse_depth``, ``face_mesh``, ``overlay``; the node builds an output only
+while it has a subscriber; raw subscriptions, nothing is decoded or recorded), and prints:
 
 * frames published, FaceParams received, the sustained output rate (Hz);
 * end-to-end latency publish -> FaceParams received, p50/p95, over the frames published in
@@ -38,6 +40,8 @@ import numpy as np
 
 FACE_PARAMS_TOPIC = "/face_params"
 DIAGNOSTICS_TOPIC = "/diagnostics"
+#: Outputs ``--subscribe`` can name.
+OUTPUT_NAMES = ("displacement", "coarse_depth", "face_mesh", "overlay")
 
 
 def node_arguments(args: argparse.Namespace) -> list[str]:
@@ -83,6 +87,7 @@ def run_benchmark(
     log_path: pathlib.Path,
     params_file: pathlib.Path | None = None,
     startup_timeout: float = 120.0,
+    subscribe: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Start the node, publish ``frames`` sample frames at ``rate`` and collect the answers.
 
@@ -93,6 +98,7 @@ def run_benchmark(
         log_path: the node's log file.
         params_file: node parameter YAML (default: the package's config/face3d.yaml).
         startup_timeout: seconds to wait for the node to load and subscribe.
+        subscribe: further outputs to subscribe to (names of :data:`OUTPUT_NAMES`).
 
     Returns:
         ``sent`` (frame index -> publish time), ``received`` (frame index -> FaceParams
@@ -106,6 +112,8 @@ def run_benchmark(
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import Image
+    from visualization_msgs.msg import Marker
 
     from face3d_ros.demo import (
         IMAGE_TOPIC,
@@ -121,6 +129,7 @@ def run_benchmark(
     from face3d_ros.node.sample_player import SamplePlayer
     from face3d_ros.sample_data import sample_frame
 
+    types = {"displacement": Image, "coarse_depth": Image, "face_mesh": Marker, "overlay": Image}
     params_file = pathlib.Path(params_file) if params_file else find_config()
     cfg = sample_config(frames, rate)
     # Frames are rendered before the run so that publishing keeps the rate.
@@ -156,6 +165,9 @@ def run_benchmark(
                                  raw=True)
         node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, on_diagnostics, 10,
                                  raw=True)
+        for name in subscribe:
+            node.create_subscription(types[name], f"/{name}", lambda _raw: None, OUTPUT_QOS,
+                                     raw=True)
         player = SamplePlayer(node, IMAGE_TOPIC, INFO_TOPIC)
         wait_for_node(proc, player, executor, log_path, startup_timeout)
         period = 1.0 / rate
@@ -257,18 +269,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="keep the node's log here (default: a temporary file)")
     ap.add_argument("--domain-id", type=int, default=None,
                     help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID, else 1 + pid %% 100)")
+    ap.add_argument("--subscribe", default="all",
+                    help="outputs to subscribe to besides face_params: all, none or a comma list "
+                    f"of {', '.join(OUTPUT_NAMES)} (default: all)")
     args = ap.parse_args(argv)
+    if args.subscribe in ("all", "none"):
+        subscribe = list(OUTPUT_NAMES) if args.subscribe == "all" else []
+    else:
+        subscribe = [s.strip() for s in args.subscribe.split(",") if s.strip()]
+        if bad := [s for s in subscribe if s not in OUTPUT_NAMES]:
+            ap.error(f"--subscribe: unknown outputs {bad}; choose from {', '.join(OUTPUT_NAMES)}")
     if args.frames < 6 or args.rate <= 0:
         ap.error("--frames must be >= 6 and --rate > 0")
     domain = set_ros_domain(args.domain_id)
     extra = node_arguments(args)
     print(f"bench_node: ROS_DOMAIN_ID={domain}, {args.frames} frames at {args.rate:g} Hz, "
-          f"node args: {' '.join(extra)}", flush=True)
+          f"node args: {' '.join(extra)}; subscribed: face_params"
+          f"{''.join(', ' + s for s in subscribe)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="face3d_bench_node_") as tmp:
         log_path = args.node_log or pathlib.Path(tmp) / "node.log"
         try:
             result = run_benchmark(rate=args.rate, frames=args.frames, node_args=extra,
-                                   log_path=log_path, params_file=args.params_file)
+                                   log_path=log_path, params_file=args.params_file,
+                                   subscribe=subscribe)
         except DemoError as exc:
             print(f"bench_node: error: {exc}", file=sys.stderr)
             return 2
