@@ -63,7 +63,6 @@ TOOL = "face3d-demo"
 #: Everything the demo writes into its output folder (besides its marker file); --overwrite
 #: replaces a folder only when it holds nothing else.
 LAYOUT = ("bag", "node.log", "overlay.mp4", "contact_sheet.png", "summary.json")
-OUTPUT_TOPICS = ("face_params", "displacement", "coarse_depth", "face_mesh", "overlay")
 IMAGE_TOPIC = "/camera/image_raw"
 INFO_TOPIC = "/camera/camera_info"
 
@@ -78,24 +77,12 @@ def find_config(name: str = "face3d.yaml") -> pathlib.Path:
     Raises:
         DemoError: not found (paths tried listed).
     """
-    tried = []
-    try:
-        from ament_index_python.packages import (
-            PackageNotFoundError,
-            get_package_share_directory,
-        )
+    from face3d_ros.node.share import share_file
 
-        try:
-            tried.append(pathlib.Path(get_package_share_directory("face3d_ros")) / "config" / name)
-        except PackageNotFoundError:
-            pass
-    except ImportError:
-        pass
-    tried.append(pathlib.Path(__file__).resolve().parent.parent / "config" / name)
-    for path in tried:
-        if path.is_file():
-            return path
-    raise DemoError(f"cannot find config/{name}; tried: " + ", ".join(map(str, tried)))
+    try:
+        return share_file(f"config/{name}")
+    except FileNotFoundError as exc:
+        raise DemoError(str(exc)) from exc
 
 
 def node_command(params_file: pathlib.Path, node_args: Sequence[str] = ()) -> list[str]:
@@ -278,11 +265,12 @@ def run_demo(
     from rclpy.serialization import deserialize_message, serialize_message
     from rosbags.rosbag2 import StoragePlugin, Writer
     from sensor_msgs.msg import Image
-    from visualization_msgs.msg import Marker
 
     from face3d_ros.msg import FaceParams
     from face3d_ros.node.conversions import image_to_numpy
     from face3d_ros.node.sample_player import SamplePlayer, camera_info_for
+    from face3d_ros.node.topics import OUTPUT_TOPICS, OUTPUT_TYPES, message_class
+    from face3d_ros.pipeline.states import STATE_NAMES
     from face3d_ros.replay import output_typestore
     from face3d_ros.sample_data import sample_frame
 
@@ -296,10 +284,8 @@ def run_demo(
     # The demo's own publisher is reliable, so the node's image subscription is switched to
     # reliable too (a QoS override parameter; the node's default is best effort, which a
     # loaded machine's Fast DDS drops most 640x480 frames with). Depth stays 1: newest only.
-    types = {"face_params": FaceParams, "displacement": Image, "coarse_depth": Image,
-             "face_mesh": Marker, "overlay": Image}
-    type_names = {"face_params": "face3d_ros/msg/FaceParams", "face_mesh":
-                  "visualization_msgs/msg/Marker"}
+    types = {name: message_class(kind) for name, kind in OUTPUT_TYPES}
+    type_names = dict(OUTPUT_TYPES)
     store = output_typestore()
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     received: dict[str, int] = dict.fromkeys(OUTPUT_TOPICS, 0)
@@ -396,7 +382,7 @@ def run_demo(
         node.destroy_node()
         rclpy.try_shutdown(context=context)
 
-    names = {0: "INITIALISING", 1: "TRACKING", 2: "LOST"}
+    names = STATE_NAMES
     state_counts = {names[s]: 0 for s in names}
     for s in states.values():
         state_counts[names.get(s, str(s))] = state_counts.get(names.get(s, str(s)), 0) + 1

@@ -90,29 +90,12 @@ def find_face_params_msg() -> pathlib.Path:
     Raises:
         ReplayError: not found (the paths tried are listed).
     """
-    tried: list[pathlib.Path] = []
-    try:
-        from ament_index_python.packages import (
-            PackageNotFoundError,
-            get_package_share_directory,
-        )
+    from face3d_ros.node.share import share_file
 
-        try:
-            tried.append(
-                pathlib.Path(get_package_share_directory("face3d_ros")) / "msg" / "FaceParams.msg"
-            )
-        except PackageNotFoundError:
-            pass
-    except ImportError:
-        pass
-    here = pathlib.Path(__file__).resolve().parent
-    tried += [here.parent / "msg" / "FaceParams.msg", here / "msg" / "FaceParams.msg"]
-    for path in tried:
-        if path.is_file():
-            return path
-    raise ReplayError(
-        "cannot find FaceParams.msg; tried: " + ", ".join(str(p) for p in tried)
-    )
+    try:
+        return share_file("msg/FaceParams.msg")
+    except FileNotFoundError as exc:
+        raise ReplayError(str(exc)) from exc
 
 
 def output_typestore() -> Any:
@@ -265,6 +248,8 @@ def replay_bag(
     from face3d_ros.node.camera_info import StampCache, select, stamp_ns
     from face3d_ros.node.conversions import ImageConverter, numpy_to_image
     from face3d_ros.node.parameters import PARAMETERS, NodeParams, invalid_parameters_in
+    from face3d_ros.node.topics import OUTPUT_TYPES
+    from face3d_ros.pipeline.states import STATE_NAMES
 
     log = log or (lambda text: print(f"face3d-replay: {text}", file=sys.stderr))
     in_bag, out_bag = pathlib.Path(in_bag), pathlib.Path(out_bag)
@@ -320,7 +305,7 @@ def replay_bag(
         prefix = "/" + output_prefix.strip("/") if output_prefix.strip("/") else ""
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
         in_conns = [c for c in reader.connections if c.topic in (topic, camera_info_topic)]
-        counts = {"INITIALISING": 0, "TRACKING": 0, "LOST": 0}
+        counts = dict.fromkeys(STATE_NAMES.values(), 0)
         summary = ReplaySummary(frames=0, bad_frames=0, failed_frames=0, out_of_order=0,
                                 bad_camera_info=0, camera_info_rejected=0, states=counts,
                                 output=str(out_bag))
@@ -337,13 +322,7 @@ def replay_bag(
             write_marker(partial, TOOL, complete=False, reason="running", **info)
             out = {
                 name: writer.add_connection(f"{prefix}/{name}", msgtype, typestore=store)
-                for name, msgtype in (
-                    ("face_params", FACE_PARAMS_TYPE),
-                    ("displacement", "sensor_msgs/msg/Image"),
-                    ("coarse_depth", "sensor_msgs/msg/Image"),
-                    ("face_mesh", "visualization_msgs/msg/Marker"),
-                    ("overlay", "sensor_msgs/msg/Image"),
-                )
+                for name, msgtype in OUTPUT_TYPES
             }
             copies = {}
             if copy_inputs:
@@ -369,7 +348,7 @@ def replay_bag(
                     problem("failed", f"tracker failed at {timestamp} ns: "
                                       f"{type(exc).__name__}: {exc}")
                     return
-                counts[("INITIALISING", "TRACKING", "LOST")[published_state(result)]] += 1
+                counts[STATE_NAMES[published_state(result)]] += 1
                 outputs = [
                     ("face_params", build_face_params(result, header, model, msg.width,
                                                       msg.height, init_counter.update(result))),

@@ -77,3 +77,22 @@ def test_node_loads_through_tracker_load(monkeypatch):
     with pytest.raises(tracking.TrackerLoadError, match="int8"):
         tracking.load_tracker(_defaults(precision="int8", backend="torch"))
     assert params_mod.BACKENDS == BACKEND_KINDS
+
+
+def test_state_names_topics_and_share_files_declared_once():
+    from face3d_ros.msg import FaceParams
+    from face3d_ros.node.share import share_file
+    from face3d_ros.node.topics import OUTPUT_TOPICS, OUTPUT_TYPES, message_class
+    from face3d_ros.pipeline.states import STATE_NAMES, TrackState
+
+    assert STATE_NAMES == {0: "INITIALISING", 1: "TRACKING", 2: "LOST"}
+    for state in TrackState:
+        assert getattr(FaceParams, f"STATE_{state.name}") == int(state)
+    assert OUTPUT_TOPICS == ("face_params", "displacement", "coarse_depth", "face_mesh", "overlay")
+    assert message_class(dict(OUTPUT_TYPES)["face_params"]) is FaceParams
+    with pytest.raises(ValueError, match="message type"):
+        message_class("sensor_msgs/Image")
+    assert share_file("msg/FaceParams.msg").name == "FaceParams.msg"
+    assert share_file("config/face3d.yaml").is_file()
+    with pytest.raises(FileNotFoundError, match="tried"):
+        share_file("config/nonexistent.yaml")

@@ -5,13 +5,13 @@
 ONNX graphs use the legacy TorchScript exporter (``torch.onnx.export(..., dynamo=False)``; the
 dynamo exporter needs onnxscript, which is not installed), opset 17, a dynamic batch axis, and the
 input/output names and the input size of the net's train/run contract
-(:mod:`face3d_ros.nets.contract`, carried by the net and written to the sidecar's ``contract``
-entry together with a summary of the training data). The output de-normalisation is folded into
-the graph (:class:`face3d_ros.nets.heads.Denormalized`). The exporter runs the graph in
-onnxruntime on CPU and asserts ``max |onnx - torch| <= 1e-3`` for the fp32 graph. With ``--fp16``
-the float initializers are stored as float16 and cast back to float32 inside the graph (inputs, outputs and
-arithmetic stay float32), which halves the file; its deviation from PyTorch is measured, recorded
-in the sidecar and asserted against a looser bound (fp16 rounding of the weights is a real change).
+(:mod:`face3d_ros.nets.contract`, carried by the net and written to the sidecar's ``contract`` entry
+together with a summary of the training data). The output de-normalisation is folded into the graph
+(:class:`face3d_ros.nets.heads.Denormalized`). The exporter runs the graph in onnxruntime on CPU and
+asserts ``max |onnx - torch| <= 1e-3`` for the fp32 graph. With ``--fp16`` the float initializers
+are stored as float16 and cast back to float32 inside the graph (inputs, outputs and arithmetic stay
+float32), which halves the file; its deviation from PyTorch is measured, recorded in the sidecar and
+asserted against a looser bound (fp16 rounding of the weights is a real change).
 
 Usage::
 

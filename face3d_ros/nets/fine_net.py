@@ -5,8 +5,9 @@
 Input ``[B, 2, S, S]`` (S = the contract's ``input_size``, default 256): channel 0 the gray crop
 in [0, 1], channel 1 the rendered coarse depth in pixels (larger = closer, 0 outside the face).
 The depth channel is normalised inside the graph: its mean over the face pixels is subtracted and
-it is divided by ``depth_scale`` (pixels), so the net sees only relative depth. The output is ``displacement_scale * unet(x)`` in mm; the output
-convolution is zero-initialised so the untrained net predicts no displacement.
+it is divided by ``depth_scale`` (pixels), so the net sees only relative depth. The output is
+``displacement_scale * unet(x)`` in mm; the output convolution is zero-initialised so the
+untrained net predicts no displacement.
 """
 
 from __future__ import annotations

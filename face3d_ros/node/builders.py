@@ -29,6 +29,7 @@ from face3d_ros.geometry.normals import vertex_normals_np
 from face3d_ros.geometry.rotation import euler_to_matrix_np
 from face3d_ros.model.morphable import linear_combination_np
 from face3d_ros.node.conversions import numpy_to_image
+from face3d_ros.pipeline.states import STATE_NAMES
 
 __all__ = [
     "CameraIntrinsics",
@@ -48,7 +49,6 @@ __all__ = [
     "vertex_colors",
 ]
 
-STATE_NAMES = {0: "INITIALISING", 1: "TRACKING", 2: "LOST"}
 #: Plausible focal lengths, as multiples of the larger image side.
 FOCAL_RANGE = (0.05, 100.0)
 

@@ -38,9 +38,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import Image
-from visualization_msgs.msg import Marker
 
-from face3d_ros.msg import FaceParams
 from face3d_ros.node.builders import (
     CameraIntrinsics,
     InitCounter,
@@ -58,6 +56,7 @@ from face3d_ros.node.conversions import ImageConverter, numpy_to_image
 from face3d_ros.node.log_throttle import LogThrottle
 from face3d_ros.node.parameters import NodeParams, declare_parameters, invalid_parameters
 from face3d_ros.node.stats import FrameStats
+from face3d_ros.node.topics import OUTPUT_TYPES, message_class
 from face3d_ros.node.tracking import TrackerLoadError, load_tracker
 
 __all__ = ["Face3dNode", "main", "sensor_qos"]
@@ -142,11 +141,8 @@ class Face3dNode(LifecycleNode):
             f"image decoding: {self._converter.backend} ({self._converter.note})"
         )
         self._pubs = {
-            "face_params": self.create_lifecycle_publisher(FaceParams, "face_params", OUTPUT_QOS),
-            "displacement": self.create_lifecycle_publisher(Image, "displacement", OUTPUT_QOS),
-            "coarse_depth": self.create_lifecycle_publisher(Image, "coarse_depth", OUTPUT_QOS),
-            "face_mesh": self.create_lifecycle_publisher(Marker, "face_mesh", OUTPUT_QOS),
-            "overlay": self.create_lifecycle_publisher(Image, "overlay", OUTPUT_QOS),
+            name: self.create_lifecycle_publisher(message_class(kind), name, OUTPUT_QOS)
+            for name, kind in OUTPUT_TYPES
         }
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(

@@ -8,9 +8,11 @@ import threading
 import time
 from collections import deque
 
+from face3d_ros.pipeline.states import STATE_NAMES
+
 __all__ = ["FrameStats"]
 
-_STATE_NAMES = {0: "INITIALISING", 1: "TRACKING", 2: "LOST", -1: "NONE"}
+_STATE_NAMES = {**STATE_NAMES, -1: "NONE"}
 
 
 class FrameStats:

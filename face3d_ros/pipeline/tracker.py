@@ -42,7 +42,6 @@ States reported in :attr:`TrackResult.state`:
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,12 +64,14 @@ from face3d_ros.geometry.sh import default_gamma
 from face3d_ros.nets.contract import NetContract
 from face3d_ros.params import FaceParams
 from face3d_ros.pipeline.net_inputs import PnccRenderer, tracking_input
+from face3d_ros.pipeline.states import STATE_NAMES, TrackState
 from face3d_ros.render.maps import render_depth
 from face3d_ros.render.rasterizer import rasterize
 from face3d_ros.runtime.backend import BACKEND_KINDS
 
 __all__ = [
     "STAGES",
+    "STATE_NAMES",
     "TrackResult",
     "TrackState",
     "Tracker",
@@ -89,14 +90,6 @@ STAGES: tuple[str, ...] = (
     "fine",
     "total",
 )
-
-
-class TrackState(enum.IntEnum):
-    """Tracker state after a frame (see the module docstring)."""
-
-    INITIALISING = 0
-    TRACKING = 1
-    LOST = 2
 
 
 @dataclass(frozen=True)

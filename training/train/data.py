@@ -223,7 +223,7 @@ class NetSamples(torch.utils.data.Dataset):
 def compute_statistics(
     dataset: NetSamples, max_samples: int, groups: tuple[tuple[str, int], ...]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-output mean/std of the targets (the ParamLayout statistics stored with the weights).
+    """Per-output mean/std of the targets (the OutputSpec statistics stored with the weights).
 
     Morphable coefficients (id, exp, alb: prior N(0, I)) keep mean 0 and std 1. The other groups
     (SH, pose, pose deltas) use the empirical mean and std of up to ``max_samples`` training
