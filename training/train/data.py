@@ -25,7 +25,7 @@ import torch
 from face3d_ros.geometry.crop import CropBox, crop_image, pose_to_crop
 from face3d_ros.model.face_model import FaceModelData
 from face3d_ros.model.morphable import MorphableModel
-from face3d_ros.nets.contract import DEFAULT_CONTRACT, recorded_crop_scale
+from face3d_ros.nets.contract import DEFAULT_CONTRACT, output_groups, recorded_crop_scale
 from training.datasets.shards import ShardDataset
 from training.train.losses import gt_pixel_rows
 
@@ -69,18 +69,22 @@ def target_vector(kind: str, sample: dict[str, np.ndarray]) -> np.ndarray:
     Returns:
         [P] float32 (coarse: id, exp, pose; tracking: id, exp, alb, gamma, pose - prev_pose).
     """
-    if kind == "coarse":
-        parts = [sample["alpha_id"], sample["alpha_exp"], sample["pose"]]
-    else:
-        delta = sample["pose"].astype(np.float32) - sample["prev_pose"].astype(np.float32)
-        parts = [
-            sample["alpha_id"],
-            sample["alpha_exp"],
-            sample["alpha_alb"],
-            sample["gamma"],
-            delta,
-        ]
-    return np.concatenate([np.asarray(p, np.float32).reshape(-1) for p in parts])
+    pose = sample["pose"].astype(np.float32)
+    if kind == "tracking":
+        pose = pose - sample["prev_pose"].astype(np.float32)  # the net predicts deltas
+    prefix = "d_" if kind == "tracking" else ""  # group names of the contract's layout
+    values = {
+        "id": sample["alpha_id"],
+        "exp": sample["alpha_exp"],
+        "alb": sample.get("alpha_alb"),
+        "sh": sample.get("gamma"),
+        f"{prefix}rotation": pose[0:3],
+        f"{prefix}translation": pose[3:5],
+        f"{prefix}scale": pose[5:6],
+    }
+    n_alb = 0 if values["alb"] is None else np.size(values["alb"])
+    groups = output_groups(kind, np.size(values["id"]), np.size(values["exp"]), n_alb)
+    return np.concatenate([np.asarray(values[g], np.float32).reshape(-1) for g, _ in groups])
 
 
 class NetSamples(torch.utils.data.Dataset):
