@@ -300,6 +300,8 @@ class BlazeFaceDetector:
         self._anchors = ssd_anchors()
         self._canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
         self._input = np.zeros((1, 3, INPUT_SIZE, INPUT_SIZE), np.float32)
+        # One run now: onnxruntime's first run allocates, so the first frame does not pay it.
+        self._session.run([self._reg_name, self._cls_name], {self._input_name: self._input})
 
     def _letterbox(self, image: np.ndarray) -> tuple[float, float, float]:
         """Write the frame, scaled to fit and centred, into the input buffer.
