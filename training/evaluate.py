@@ -50,6 +50,7 @@ from face3d_ros.geometry.crop import (
     pose_from_crop,
 )
 from face3d_ros.model.morphable import MorphableModel
+from face3d_ros.nets.contract import output_groups
 from face3d_ros.nets.heads import Denormalized
 from face3d_ros.nets.weights import contract_of, load_checkpoint, verify_weights
 from face3d_ros.pipeline.net_inputs import PnccRenderer, tracking_input
@@ -99,6 +100,7 @@ class NetRunner:
             self.session = None
         #: The net's train/run contract (input side, crop policy and scale).
         self.contract = contract_of(self.meta, str(self.path))
+        self.model = model
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """De-normalised outputs.
@@ -116,6 +118,28 @@ class NetRunner:
             return self.module(torch.from_numpy(x)).numpy()
 
 
+def split_output(kind: str, vec: np.ndarray, model: MorphableModel) -> dict[str, np.ndarray]:
+    """Groups of a packed net output ``[..., P]`` (the contract's layout) plus ``pose`` [..., 6].
+
+    Args:
+        kind: ``coarse`` or ``tracking``.
+        vec: De-normalised outputs.
+        model: Face model (dims).
+
+    Returns:
+        Group name -> view, and ``pose`` (rotation, translation, scale; deltas for tracking).
+    """
+    out: dict[str, np.ndarray] = {}
+    start = 0
+    for name, size in output_groups(kind, *model.dims):
+        out[name] = vec[..., start : start + size]
+        start += size
+    d = "d_" if kind == "tracking" else ""
+    parts = (out[f"{d}rotation"], out[f"{d}translation"], out[f"{d}scale"])
+    out["pose"] = np.concatenate(parts, -1)
+    return out
+
+
 def coarse_metrics(
     pred: np.ndarray, samples: list[dict[str, np.ndarray]], model: MorphableModel
 ) -> dict[str, float]:
@@ -130,12 +154,11 @@ def coarse_metrics(
         ``l_pose``, ``l_geo`` (px^2), ``pose_mse``, ``angle_deg``, ``trans_px``, ``scale_rel``,
         ``vertex_mm``.
     """
-    n_id, n_exp = model.n_id, model.n_exp
     gt_id = torch.from_numpy(np.stack([s["alpha_id"] for s in samples]))
     gt_exp = torch.from_numpy(np.stack([s["alpha_exp"] for s in samples]))
     gt_pose = torch.from_numpy(np.stack([s["pose"] for s in samples]))
-    p = torch.from_numpy(pred.astype(np.float32))
-    pr_id, pr_exp, pr_pose = p[:, :n_id], p[:, n_id : n_id + n_exp], p[:, n_id + n_exp :]
+    g = split_output("coarse", pred.astype(np.float32), model)
+    pr_id, pr_exp, pr_pose = (torch.from_numpy(g[k].copy()) for k in ("id", "exp", "pose"))
     side = int(samples[0]["image"].shape[0])
     with torch.no_grad():
         gt_v = model.shape(gt_id, gt_exp)
@@ -189,7 +212,10 @@ def coarse_predictions(runner: NetRunner, x: np.ndarray) -> np.ndarray:
     pred = _run_batched(runner, _resample(x, side).astype(np.float32))
     if side != s:  # the net's crop is the samples' crop resampled: map the pose back
         pred = pred.copy()
-        pred[:, -6:] = pose_from_crop(pred[:, -6:], CropBox(0.0, 0.0, float(s)), side)
+        g = split_output("coarse", pred, runner.model)
+        pose = pose_from_crop(g["pose"], CropBox(0.0, 0.0, float(s)), side)
+        g["rotation"][:], g["translation"][:] = pose[:, :3], pose[:, 3:5]
+        g["scale"][:] = pose[:, 5:]
     return pred
 
 
@@ -224,7 +250,6 @@ def evaluate_sequences(
     """
     cfg = PriorConfig()
     rng = np.random.default_rng(seed)
-    n_id, n_exp, _ = model.dims
     renderer = PnccRenderer(model)
     stats: dict[str, dict[str, list[float]]] = {
         k: {"landmark_px": [], "vertex_mm": [], "jitter_px": [], "gt_motion_px": []}
@@ -243,10 +268,11 @@ def evaluate_sequences(
             box = crop_from_points(np.array([[x0, y0], [x1, y1]]), scale=cc.crop_scale)
             x = crop_image(frame, box, cc.input_size).transpose(2, 0, 1)[None]
             out = coarse(np.ascontiguousarray(x, np.float32))[0]
+            g = split_output("coarse", out, model)
             single = {
-                "id": out[:n_id],
-                "exp": out[n_id : n_id + n_exp],
-                "pose": pose_from_crop(out[n_id + n_exp :], box, cc.input_size),
+                "id": g["id"],
+                "exp": g["exp"],
+                "pose": pose_from_crop(g["pose"], box, cc.input_size),
             }
             est = {"single": single}
             if tracking is not None:
@@ -259,10 +285,11 @@ def evaluate_sequences(
                     image = crop_image(frame, tbox, tc.input_size).astype(np.float32)
                     xt, prev_crop = tracking_input(image, tbox, prev_v, prev["pose"], renderer)
                     o = tracking(xt[None])[0]
+                    g = split_output("tracking", o, model)
                     cur = {
-                        "id": o[:n_id],
-                        "exp": o[n_id : n_id + n_exp],
-                        "pose": pose_from_crop(prev_crop + o[-6:], tbox, tc.input_size),
+                        "id": g["id"],
+                        "exp": g["exp"],
+                        "pose": pose_from_crop(prev_crop + g["pose"], tbox, tc.input_size),
                     }
                 est["tracking"] = cur
                 prev = cur
@@ -404,7 +431,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if mean_pred is not None:
             # reference: always predict the mean face with the true pose's mean (no net)
             zero = np.zeros_like(mean_pred)
-            zero[:, -6:] = np.mean([s["pose"] for s in samples], axis=0)
+            g = split_output("coarse", zero, model)
+            mean_pose = np.mean([s["pose"] for s in samples], axis=0)
+            g["rotation"][:], g["translation"][:], g["scale"][:] = (
+                mean_pose[:3], mean_pose[3:5], mean_pose[5:]
+            )
             table["mean face, mean pose (no net)"] = coarse_metrics(zero, samples, model)
         results["table2"] = table
         side = samples[0]["image"].shape[0]
