@@ -42,7 +42,7 @@ TARGET_FINE_MS = 33.0
 TARGET_COARSE_MS = 15.0
 
 
-def export_untrained_nets(out_dir: Path, model_data: Any, crop_scale: float = 1.6) -> Path:
+def export_untrained_nets(out_dir: Path, model_data: Any, crop_scale: float | None = None) -> Path:
     """Export untrained CoarseNet / TrackingNet / FineNet with sensible output means.
 
     The zero-initialised heads make each net output its de-normalisation mean: the mean face
@@ -52,7 +52,8 @@ def export_untrained_nets(out_dir: Path, model_data: Any, crop_scale: float = 1.
     Args:
         out_dir: Destination directory (created).
         model_data: FaceModelData the nets are for.
-        crop_scale: Tracker crop scale the means are computed for.
+        crop_scale: Crop scale written into the nets' contracts and used for the means (None =
+            the default contract's).
 
     Returns:
         ``out_dir`` holding ``coarse/tracking/fine.onnx`` + ``.json`` sidecars.
@@ -61,20 +62,28 @@ def export_untrained_nets(out_dir: Path, model_data: Any, crop_scale: float = 1.
 
     from face3d_ros.geometry.sh import default_gamma
     from face3d_ros.nets import CoarseNet, FineNet, TrackingNet
+    from face3d_ros.nets.contract import DEFAULT_CONTRACT
     from face3d_ros.pipeline.framing import canonical_crop_pose
     from training.export import export_onnx
 
     torch.manual_seed(0)
     n_id, n_exp, n_alb = model_data.n_id, model_data.n_exp, model_data.n_alb
     c_mean = np.zeros(n_id + n_exp + 6, np.float32)
-    c_mean[-6:] = canonical_crop_pose(model_data, 224, crop_scale=crop_scale)
+    c = {k: DEFAULT_CONTRACT[k] for k in ("coarse", "tracking", "fine")}
+    if crop_scale is not None:
+        c = {k: v.replace(crop_scale=crop_scale) for k, v in c.items()}
+    c_mean[-6:] = canonical_crop_pose(
+        model_data, c["coarse"].input_size, crop_scale=c["coarse"].crop_scale
+    )
     t_mean = np.zeros(n_id + n_exp + n_alb + 33, np.float32)
     t_mean[n_id + n_exp + n_alb : n_id + n_exp + n_alb + 27] = default_gamma()
     note = {"command": "benchmarks/bench_pipeline.py export_untrained_nets (UNTRAINED)"}
     nets = {
-        "coarse": CoarseNet(n_id, n_exp, c_mean, np.ones_like(c_mean)),
-        "tracking": TrackingNet(n_id, n_exp, n_alb, t_mean, np.ones_like(t_mean)),
-        "fine": FineNet(),
+        "coarse": CoarseNet(n_id, n_exp, c_mean, np.ones_like(c_mean), contract=c["coarse"]),
+        "tracking": TrackingNet(
+            n_id, n_exp, n_alb, t_mean, np.ones_like(t_mean), contract=c["tracking"]
+        ),
+        "fine": FineNet(contract=c["fine"]),
     }
     for name, net in nets.items():
         export_onnx(
