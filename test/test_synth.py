@@ -28,7 +28,7 @@ from training.datasets.shards import ShardDataset
 from training.inverse_render.fit_result import FitResult, save_fit
 from training.synth.coarse import CoarseConfig, make_coarse_sample
 from training.synth.common import interpolate_np, load_photo_fit, render_textured
-from training.synth.fine import FineConfig, make_fine_sample
+from training.synth.fine import FineConfig, make_fine_sample, wrinkle_scale
 from training.synth.motion import MotionModel, apply_pose_delta
 from training.synth.poisson import laplacian_4, poisson_transfer
 from training.synth.tracking import TrackingConfig, make_tracking_sample
@@ -274,7 +274,9 @@ def test_fine_sample_shapes_and_transfer(fits_dir: pathlib.Path, model: Morphabl
         extra["scale"] * laplacian_4(extra["source_disp"])[omega],
         atol=1e-3,
     )
-    own = target.fit.arrays["displacement_mm"]
+    cfg = FineConfig()
+    own = wrinkle_scale(target.fit.arrays["displacement_mm"], mask, cfg.detail_sigma, 1e9)
+    own = np.clip(own, -cfg.detail_clip_mm, cfg.detail_clip_mm)
     edge = mask & ~omega
     edge &= cv2.dilate(omega.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     np.testing.assert_allclose(sample["displacement"][edge], own[edge], atol=1e-6)
@@ -407,3 +409,17 @@ def test_build_datasets_chain(fits_dir: pathlib.Path, tmp_path: pathlib.Path) ->
     assert main(args) == 2  # the sheet exists: not replaced without --overwrite-sheet
     assert main([*args, "--overwrite-sheet"]) == 0
     assert len(json.loads((out / "build_summary.json").read_text())["history"]) == 1
+
+
+def test_wrinkle_scale_removes_low_frequencies() -> None:
+    """Stage 2's large-scale shading mismatch goes; wrinkle-scale detail stays (clipped)."""
+    yy, xx = np.mgrid[0:128, 0:128].astype(np.float32)
+    mask = (xx - 64) ** 2 + (yy - 64) ** 2 < 50**2
+    smooth = 8.0 * np.exp(-((xx - 64) ** 2 + (yy - 64) ** 2) / (2 * 30.0**2))  # +-8 mm blob
+    wrinkles = 0.5 * np.sin(xx * 2 * np.pi / 4.0)  # 4-pixel period, 0.5 mm
+    out = wrinkle_scale(smooth + wrinkles, mask, sigma=3.0, clip_mm=1.5)
+    assert out.dtype == np.float32 and (out[~mask] == 0).all()
+    inner = mask & ((xx - 64) ** 2 + (yy - 64) ** 2 < 40**2)
+    np.testing.assert_allclose(out[inner], wrinkles[inner], atol=0.12)
+    assert np.abs(out).max() <= 1.5
+    np.testing.assert_array_equal(wrinkle_scale(smooth, mask, 0.0, 1.0), np.where(mask, smooth, 0))

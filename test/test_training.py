@@ -181,3 +181,34 @@ def test_several_roots_read_as_one_set(datasets):
     model = MorphableModel(make_synthetic_model())
     both = NetSamples(f"{datasets / 'coarse'},{datasets / 'coarse'}", "coarse", model)
     assert len(both) == 8 and both[7]["input"].shape == (3, 224, 224)
+
+
+def test_resume_keeps_the_schedule_and_skips_without_reading(datasets, tmp_path):
+    """Resuming keeps the cosine, reads no skipped batch, keeps numbered checkpoints.
+
+    A resumed run with another ``steps`` continues the same learning-rate curve.
+    """
+    from training.train.loop import EpochSampler
+
+    config = _config(
+        datasets, tmp_path, "fine", steps=6, lr=1e-3, log_every=1, ckpt_every=2, ckpt_keep=2
+    )
+    full = train(apply_overrides(config, {"name": "full"}), progress=False)
+    lr_full = [float(r["lr"]) for r in _curve(full.run_dir)]
+    part = apply_overrides(config, {"name": "part", "steps": 3})
+    train(apply_overrides(part, {"schedule_steps": 6}), progress=False)
+    # the horizon recorded at the start (6) is kept although the resumed run says steps=5
+    train(apply_overrides(part, {"steps": 5}), resume=True, progress=False)
+    lr_part = [float(r["lr"]) for r in _curve(full.run_dir.parent / "part")]
+    np.testing.assert_allclose(lr_part, lr_full[:5], rtol=1e-6)
+    assert lr_full[4] > lr_full[5] > 0  # still decaying: the resumed run did not restart it
+    kept = sorted(p.name for p in (full.run_dir / "checkpoints").glob("step-*.pt"))
+    assert kept == ["step-0000004.pt", "step-0000006.pt"]
+
+    sampler = EpochSampler(10, seed=3)
+    sampler.set_epoch(2)
+    whole = list(sampler)
+    sampler.set_epoch(2, start=4)
+    assert list(sampler) == whole[4:] and len(sampler) == 6 and sorted(whole) == list(range(10))
+    sampler.set_epoch(3)
+    assert list(sampler) != whole

@@ -30,10 +30,9 @@ _GATE_ARRAYS = (
 
 
 def _source_of(eng: Any, name: str) -> str:
-    for src in eng.sources:
-        if name.startswith(src.name + "-"):
-            return src.name
-    return "?"
+    """The source a photo name belongs to (the longest matching prefix: fairface-wide-*)."""
+    matches = [s.name for s in eng.sources if name.startswith(s.name + "-")]
+    return max(matches, key=len) if matches else "?"
 
 
 def stage_gate(eng: Any) -> None:
@@ -324,7 +323,38 @@ def stage_fine(eng: Any) -> None:
     _run_synth(eng, "fine", per_photo, detail=True)
 
 
+def stage_sheet(eng: Any, per_source: int = 2) -> None:
+    """The contact sheet of the fits and samples, labels drawn (``--sheet`` or the cache's).
+
+    Rows: ``per_source`` accepted photos of each source.
+    """
+    from training.data_engine.sheet import make_engine_sheet
+    from training.synth.__main__ import load_model
+    from training.synth.motion import MotionModel
+
+    t0 = time.time()
+    accepted, detailed = accepted_fits(eng)
+    rows: list[str] = []
+    for src in eng.sources:
+        rows += [n for n in accepted if _source_of(eng, n) == src.name][:per_source]
+    motion_path = eng.cache / "motion.json"
+    path = make_engine_sheet(
+        eng.fits_dir,
+        rows,
+        accepted,
+        detailed,
+        load_model("default"),
+        pathlib.Path(eng.args.sheet) if eng.args.sheet else eng.cache / "contact_sheet.png",
+        seed=eng.args.seed,
+        motion=MotionModel.load(motion_path) if motion_path.is_file() else None,
+        overwrite=eng.args.overwrite_sheet or not eng.args.sheet,
+    )
+    eng.record("sheet", {"path": str(path), "rows": rows}, time.time() - t0)
+    print(f"[sheet] {path}")
+
+
 RUNNERS: dict[str, Callable[[Any], None]] = {
+    "sheet": stage_sheet,
     "gate": stage_gate,
     "motion": stage_motion,
     "coarse": stage_coarse,

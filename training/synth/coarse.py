@@ -6,16 +6,19 @@ For every fitted photo and sample ``k`` (own random stream, see
 :func:`training.synth.common.unit_rng`):
 
 1. draw a new (pitch, yaw, roll) uniformly within the configured ranges (the image position
-   ``(tx, ty)`` and scale ``s`` of the fit are kept) and new expression coefficients (with
-   probability ``p_exp_from_fits`` those of another fitted photo, otherwise drawn from the prior
-   N(0, I), clipped);
+   ``(tx, ty)`` and scale ``s`` of the fit are kept), new expression coefficients (the mixture
+   of :mod:`training.synth.expressions`: another fit's expression, designed actions that make
+   open mouths, smiles and one-sided expressions common, or the prior) and, with probability
+   ``p_light_from_fits``, another fit's SH light;
 2. inpaint the fitted face region out of the photo (:func:`training.synth.common.inpaint_face`)
    and warp the result so that the face control points (the 68 landmarks and the mesh-border
    vertices) move from their fitted projections to their new projections, with a fixed ring of
    points around the face (:mod:`training.synth.warp`);
 3. crop ``image_size`` pixels around the new face (landmark crop as at run time, plus a little
    random jitter) and render the face in it with the photo's own blended albedo and fitted SH
-   light, composited over the warped photo.
+   light, composited over the warped photo;
+4. domain randomisation of the input image (:mod:`training.synth.augment`: blur, noise, JPEG,
+   low resolution, occlusion, image border).
 
 Labels are the parameters with the pose in the crop's pixels.
 """
@@ -31,7 +34,9 @@ import numpy as np
 import torch
 
 from face3d_ros.nets.contract import DEFAULT_CONTRACT
+from training.synth.augment import AugmentConfig, augment_crop
 from training.synth.common import PhotoFit, boundary_vertices, render_textured, to_uint8, unit_rng
+from training.synth.expressions import ExpressionConfig, draw_expression
 from training.synth.warp import warp_background, warp_crop
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "draw_frame",
     "generate_coarse",
     "make_coarse_sample",
+    "mouth_cavity",
 ]
 
 
@@ -53,9 +59,10 @@ class CoarseConfig:
         pitch_range_deg: New pitch uniform in ``[-r, r]`` degrees.
         yaw_range_deg: New yaw uniform in ``[-r, r]``.
         roll_range_deg: New roll uniform in ``[-r, r]``.
-        p_exp_from_fits: Probability of borrowing another fit's expression (when there is one).
-        exp_prior_std: Std of prior-drawn expression coefficients (sigma units).
-        exp_clip: Prior-drawn coefficients are clipped to ``[-exp_clip, exp_clip]``.
+        expression: The expression mixture (:mod:`training.synth.expressions`).
+        p_light_from_fits: Probability of another fit's SH light instead of the photo's own
+            (light drawn from the fitted distribution; the ``gamma`` label follows).
+        augment: Domain randomisation of the network input (:mod:`training.synth.augment`).
         image_size: Crop side of the samples (the CoarseNet contract's ``input_size``).
         crop_scale: Crop side / detector-box side (the CoarseNet contract's ``crop_scale``).
         crop_jitter: Random crop shift (fraction of the crop side) and relative size change.
@@ -69,9 +76,9 @@ class CoarseConfig:
     pitch_range_deg: float = 30.0
     yaw_range_deg: float = 60.0
     roll_range_deg: float = 30.0
-    p_exp_from_fits: float = 0.5
-    exp_prior_std: float = 1.0
-    exp_clip: float = 3.0
+    expression: ExpressionConfig = dataclasses.field(default_factory=ExpressionConfig)
+    p_light_from_fits: float = 0.3
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     image_size: int = DEFAULT_CONTRACT.coarse.input_size
     crop_scale: float = DEFAULT_CONTRACT.coarse.crop_scale
     crop_jitter: float = 0.05
@@ -122,11 +129,20 @@ def control_indices(model: Any, max_border_points: int) -> np.ndarray:
     Returns:
         [M] int64 vertex indices (unique).
     """
+    key = (model.data.model_id, len(model.data.triangles), int(max_border_points))
+    if key in _CONTROL_CACHE:
+        return _CONTROL_CACHE[key]
     border = boundary_vertices(model.data.triangles)
     if len(border) > max_border_points:
         border = border[np.linspace(0, len(border) - 1, max_border_points).round().astype(int)]
     lm = np.asarray(model.data.landmark_indices, dtype=np.int64)
-    return np.unique(np.concatenate([lm, border]))
+    _CONTROL_CACHE[key] = np.unique(np.concatenate([lm, border]))
+    return _CONTROL_CACHE[key]
+
+
+#: control_indices per (model id, triangle count, border points): the border search sorts
+#: every edge of the mesh, once per process instead of once per sample.
+_CONTROL_CACHE: dict[tuple[str, int, int], np.ndarray] = {}
 
 
 def _shape(model: Any, alpha_id: np.ndarray, alpha_exp: np.ndarray) -> np.ndarray:
@@ -143,8 +159,9 @@ def draw_frame(
     rng: np.random.Generator,
     cfg: CoarseConfig,
     other_expressions: Sequence[np.ndarray] = (),
+    other_lights: Sequence[np.ndarray] = (),
 ) -> CoarseFrame:
-    """Draw a new pose and expression for a fitted photo and warp its background.
+    """Draw a new pose, expression and light for a fitted photo and warp its background.
 
     Args:
         pf: The fitted photo.
@@ -152,6 +169,7 @@ def draw_frame(
         rng: Random stream (consumed identically for identical inputs).
         cfg: Settings.
         other_expressions: ``alpha_exp`` of other fits to borrow from.
+        other_lights: ``gamma`` [27] of other fits to borrow from.
 
     Returns:
         The :class:`CoarseFrame`.
@@ -161,18 +179,17 @@ def draw_frame(
     p = pf.params
     ranges = np.radians([cfg.pitch_range_deg, cfg.yaw_range_deg, cfg.roll_range_deg])
     angles = rng.uniform(-ranges, ranges)
-    use_fit = rng.uniform() < cfg.p_exp_from_fits
-    pick = int(rng.integers(0, max(len(other_expressions), 1)))
-    prior = np.clip(
-        rng.normal(0.0, cfg.exp_prior_std, size=model.n_exp), -cfg.exp_clip, cfg.exp_clip
-    )
-    if use_fit and len(other_expressions):
-        alpha_exp = np.asarray(other_expressions[pick], dtype=np.float32)
-    else:
-        alpha_exp = prior.astype(np.float32)
+    alpha_exp, _ = draw_expression(rng, model, cfg.expression, other_expressions)
+    use_light = rng.uniform() < cfg.p_light_from_fits
+    light = int(rng.integers(0, max(len(other_lights), 1)))
+    gamma = np.asarray(p.gamma, np.float32)
+    if use_light and len(other_lights):
+        gamma = np.asarray(other_lights[light], np.float32)
     pose = np.asarray(p.pose, dtype=np.float32).copy()
     pose[:3] = angles
-    params = dataclasses.replace(p, alpha_exp=alpha_exp.astype(np.float32), pose=pose)
+    params = dataclasses.replace(
+        p, alpha_exp=alpha_exp.astype(np.float32), pose=pose, gamma=gamma.copy()
+    )
     vertices = _shape(model, p.alpha_id, alpha_exp)
     ctrl = control_indices(model, cfg.max_border_points)
     src = project_np(pf.vertices[ctrl], np.asarray(p.pose, np.float32))[:, :2]
@@ -213,10 +230,43 @@ def composite_in_crop(
     r = render_textured(
         frame.vertices, model.data.triangles, pf.albedo, frame.params.gamma, pose_c, size
     )
-    mask = r["mask"].astype(np.float32)
+    face = r["image"]
+    hole = mouth_cavity(model, frame.vertices, pose_c, size, r["mask"])
+    if hole.any():  # the model has no mouth interior: an open mouth would show the background
+        level = float(face[r["mask"]].mean()) if r["mask"].any() else 0.5
+        face = face.copy()
+        face[hole] = np.clip(np.float32([0.45, 0.16, 0.15]) * level, 0.0, 1.0)
+    full = r["mask"] | hole
+    mask = full.astype(np.float32)
     alpha = cv2.GaussianBlur(mask, (3, 3), 0.8) * mask  # feather inside the silhouette only
-    image = bg * (1.0 - alpha[..., None]) + r["image"] * alpha[..., None]
+    image = bg * (1.0 - alpha[..., None]) + face * alpha[..., None]
     return {"image": image.astype(np.float32), "mask": r["mask"], "pose": pose_c, "render": r}
+
+
+def mouth_cavity(
+    model: Any, vertices: np.ndarray, pose: np.ndarray, size: int, face_mask: np.ndarray
+) -> np.ndarray:
+    """Pixels inside the inner-lip contour (landmarks 60-67) that the face mesh leaves open.
+
+    Args:
+        model: MorphableModel.
+        vertices: [N, 3] mm, the shape.
+        pose: [6] in the crop's pixels.
+        size: Crop side.
+        face_mask: [S, S] bool, the rendered face.
+
+    Returns:
+        [S, S] bool.
+    """
+    from face3d_ros.geometry.camera import project_np
+
+    lm = np.asarray(model.data.landmark_indices, dtype=np.int64)[60:68]
+    inner = project_np(np.asarray(vertices, np.float32)[lm], np.asarray(pose, np.float32))[:, :2]
+    if not np.isfinite(inner).all():
+        return np.zeros((size, size), bool)
+    poly = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(poly, [np.round(inner * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    return (poly > 0) & ~np.asarray(face_mask, bool)
 
 
 def jittered_crop(
@@ -260,6 +310,7 @@ def make_coarse_sample(
     cfg: CoarseConfig,
     seed: int,
     other_expressions: Sequence[np.ndarray] = (),
+    other_lights: Sequence[np.ndarray] = (),
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Sample ``k`` of photo ``pf``.
 
@@ -270,18 +321,19 @@ def make_coarse_sample(
         cfg: Settings.
         seed: Global seed.
         other_expressions: Expressions of other fits.
+        other_lights: SH lights of other fits.
 
     Returns:
         ``(sample, extra)``: the ``coarse`` sample dict (architecture keys) and extra data for
         tests and the contact sheet (``frame``, ``box``, ``mask``).
     """
     rng = unit_rng(seed, "coarse", pf.name, k)
-    frame = draw_frame(pf, model, rng, cfg, other_expressions)
+    frame = draw_frame(pf, model, rng, cfg, other_expressions, other_lights)
     box = jittered_crop(frame.landmarks, rng, cfg, pf.photo.shape[:2])
     out = composite_in_crop(pf, model, frame, box, cfg.image_size)
     p = frame.params
     sample = {
-        "image": to_uint8(out["image"]),
+        "image": to_uint8(augment_crop(out["image"], rng, cfg.augment)),
         "alpha_id": np.asarray(p.alpha_id, dtype=np.float32),
         "alpha_exp": np.asarray(p.alpha_exp, dtype=np.float32),
         "pose": out["pose"],
@@ -297,7 +349,8 @@ def generate_coarse(
     cfg: CoarseConfig,
     seed: int,
     other_expressions: Sequence[np.ndarray] = (),
+    other_lights: Sequence[np.ndarray] = (),
 ) -> Iterator[dict[str, np.ndarray]]:
     """Yield the ``cfg.per_photo`` coarse samples of one photo (see :func:`make_coarse_sample`)."""
     for k in range(cfg.per_photo):
-        yield make_coarse_sample(pf, model, k, cfg, seed, other_expressions)[0]
+        yield make_coarse_sample(pf, model, k, cfg, seed, other_expressions, other_lights)[0]

@@ -52,6 +52,7 @@ __all__ = [
     "make_fine_sample",
     "random_sh_light",
     "source_in_target",
+    "wrinkle_scale",
 ]
 
 FINE_SIZE = DEFAULT_CONTRACT.fine.input_size
@@ -70,6 +71,12 @@ class FineConfig:
         band2_std: Std of the band-2 coefficients relative to the ambient.
         tint: Per-channel light colour factors uniform in ``[1 - tint, 1 + tint]``.
         p_self: Probability of using the target itself as the source (when others exist).
+        detail_sigma: Stage 2 lets the displacement absorb albedo and shading mismatch at
+            large scales (+-10 mm). The maps used here (target and source) are first reduced
+            to wrinkle scale by :func:`wrinkle_scale`: minus their masked Gaussian low-pass of
+            this sigma (crop pixels, about 1 px per mm at 256), clipped to ``detail_clip_mm``.
+            0 disables the filter.
+        detail_clip_mm: See ``detail_sigma``.
     """
 
     per_photo: int = 20
@@ -80,6 +87,8 @@ class FineConfig:
     band2_std: float = 0.08
     tint: float = 0.1
     p_self: float = 0.1
+    detail_sigma: float = 3.0
+    detail_clip_mm: float = 1.5
 
 
 def random_sh_light(
@@ -127,6 +136,27 @@ def random_sh_light(
     return gamma.reshape(27).astype(np.float32)
 
 
+def wrinkle_scale(disp: np.ndarray, mask: np.ndarray, sigma: float, clip_mm: float) -> np.ndarray:
+    """Band-limit a displacement map to wrinkle scale (see ``FineConfig.detail_sigma``).
+
+    Args:
+        disp: ``[S, S]`` mm along the normal.
+        mask: ``[S, S]`` bool, where the map is defined.
+        sigma: Gaussian low-pass sigma (pixels) removed from the map; <= 0 returns it masked.
+        clip_mm: The result is clipped to ``[-clip_mm, clip_mm]``.
+
+    Returns:
+        ``[S, S]`` float32, 0 outside ``mask``.
+    """
+    m = np.asarray(mask, bool)
+    d = np.where(m, np.asarray(disp, np.float32), 0.0).astype(np.float32)
+    if sigma <= 0:
+        return d
+    w = cv2.GaussianBlur(m.astype(np.float32), (0, 0), sigma)
+    low = cv2.GaussianBlur(d, (0, 0), sigma) / np.maximum(w, 1e-3)
+    return np.where(m, np.clip(d - low, -clip_mm, clip_mm), 0.0).astype(np.float32)
+
+
 def _target_geometry(target: PhotoFit, model: Any) -> dict[str, np.ndarray]:
     """Rasterise the target mesh in its fit crop; coarse depth (extended) and its normals."""
     from face3d_ros.geometry.crop import pose_to_crop
@@ -160,7 +190,10 @@ def _target_geometry(target: PhotoFit, model: Any) -> dict[str, np.ndarray]:
 
 
 def source_in_target(
-    source_arrays: dict[str, np.ndarray], triangles: np.ndarray, fragments: Any
+    source_arrays: dict[str, np.ndarray],
+    triangles: np.ndarray,
+    fragments: Any,
+    detail: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Resample a source fit's displacement map into the target crop via mesh correspondence.
 
@@ -169,6 +202,7 @@ def source_in_target(
             ``vertex_uv``, ``vertex_visible``).
         triangles: [F, 3] mesh triangles (shared model).
         fragments: The target mesh's rasterisation in the target crop.
+        detail: ``(sigma, clip_mm)`` of :func:`wrinkle_scale` applied to the source map first.
 
     Returns:
         ``(displacement [S, S] float32, valid [S, S] bool)``.
@@ -179,8 +213,11 @@ def source_in_target(
     )[..., 0]
     fg = np.asarray(fragments.triangle_id) >= 0
     mx, my = np.ascontiguousarray(uv[..., 0]), np.ascontiguousarray(uv[..., 1])
+    src_map = wrinkle_scale(
+        source_arrays["displacement_mm"], source_arrays["face_mask"] > 0, detail[0], detail[1]
+    )
     disp = cv2.remap(
-        source_arrays["displacement_mm"].astype(np.float32),
+        src_map,
         mx,
         my,
         cv2.INTER_LINEAR,
@@ -237,8 +274,9 @@ def make_fine_sample(
 
     arr = target.fit.arrays
     mask = np.asarray(arr["face_mask"]) > 0
-    own = np.where(mask, np.asarray(arr["displacement_mm"], np.float32), 0.0).astype(np.float32)
-    src_disp, valid = source_in_target(src.arrays, model.data.triangles, geo["fragments"])
+    detail = (cfg.detail_sigma, cfg.detail_clip_mm)
+    own = wrinkle_scale(arr["displacement_mm"], mask, *detail)
+    src_disp, valid = source_in_target(src.arrays, model.data.triangles, geo["fragments"], detail)
     omega = valid & mask
     if cfg.erode > 0:
         kernel = np.ones((3, 3), np.uint8)

@@ -249,8 +249,16 @@ def run_synthesis(
         ]
 
     done = skipped = 0
+    # Images are stored, not deflated (8 % smaller, 5.6x slower writes, 2.9x slower reads);
+    # the FineNet set's float maps, mostly zeros outside the face, are deflated.
     with ShardWriter(
-        root, kind, samples_per_shard, overwrite=overwrite, append=append, attrs=attrs
+        root,
+        kind,
+        samples_per_shard,
+        overwrite=overwrite,
+        append=append,
+        attrs=attrs,
+        compress=kind == "fine",
     ) as writer:
         bar = tqdm(mine, desc=f"{kind} photos", disable=not progress, unit="photo")
         for name in bar:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from face3d_ros.nets.contract import DEFAULT_CONTRACT
+from training.synth.augment import augment_crop
 from training.synth.coarse import CoarseConfig, _shape, composite_in_crop, draw_frame
 from training.synth.common import PhotoFit, to_uint8, unit_rng
 from training.synth.motion import MotionModel, apply_pose_delta
@@ -54,6 +55,7 @@ def make_tracking_sample(
     motion: MotionModel,
     seed: int,
     other_expressions: Sequence[np.ndarray] = (),
+    other_lights: Sequence[np.ndarray] = (),
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Tracking sample for CoarseNet sample ``k`` of photo ``pf``.
 
@@ -66,6 +68,7 @@ def make_tracking_sample(
         motion: Frame-to-frame change distributions.
         seed: Global seed.
         other_expressions: Expressions of other fits (as for the coarse set).
+        other_lights: SH lights of other fits (as for the coarse set).
 
     Returns:
         ``(sample, extra)``; ``extra`` holds ``pose_delta`` [6] and ``exp_delta`` [K_exp] (the
@@ -77,7 +80,7 @@ def make_tracking_sample(
     from face3d_ros.pipeline.net_inputs import PnccRenderer, tracking_input
 
     frame = draw_frame(
-        pf, model, unit_rng(seed, "coarse", pf.name, k), coarse_cfg, other_expressions
+        pf, model, unit_rng(seed, "coarse", pf.name, k), coarse_cfg, other_expressions, other_lights
     )
     rng = unit_rng(seed, "tracking", pf.name, k)
     scaled = dataclasses.replace(
@@ -100,7 +103,7 @@ def make_tracking_sample(
     )
     pncc = to_uint8(x[3:].transpose(1, 2, 0))
     sample = {
-        "image": to_uint8(out["image"]),
+        "image": to_uint8(augment_crop(out["image"], rng, coarse_cfg.augment)),
         "pncc": pncc,
         "prev_pose": prev_pose_c,
         "alpha_id": np.asarray(cur.alpha_id, dtype=np.float32),
@@ -129,9 +132,10 @@ def generate_tracking(
     motion: MotionModel,
     seed: int,
     other_expressions: Sequence[np.ndarray] = (),
+    other_lights: Sequence[np.ndarray] = (),
 ) -> Iterator[dict[str, np.ndarray]]:
     """Yield one tracking sample per CoarseNet sample of the photo."""
     for k in range(coarse_cfg.per_photo):
-        yield make_tracking_sample(pf, model, k, coarse_cfg, cfg, motion, seed, other_expressions)[
-            0
-        ]
+        yield make_tracking_sample(
+            pf, model, k, coarse_cfg, cfg, motion, seed, other_expressions, other_lights
+        )[0]

@@ -21,9 +21,10 @@ import json
 import math
 import os
 import shlex
+import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,8 +148,11 @@ def compute_loss(
     """
     core = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
     device_type = batch["input"].device.type
+    x = batch["input"]
+    if config.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
-        z = net(batch["input"])
+        z = net(x)
     z = z.float()
     if config.net == "fine":
         target = core.normalize(batch["target"])
@@ -200,15 +204,41 @@ def compute_loss(
     return LossOutput(total, terms, weights)
 
 
-def _lr_factor(step: int, config: TrainConfig) -> float:
-    """Warm-up then cosine decay to ``min_lr_ratio``."""
+def _lr_factor(step: int, config: TrainConfig, horizon: int | None = None) -> float:
+    """Warm-up then cosine decay to ``min_lr_ratio`` at step ``horizon`` (default ``steps``)."""
     if step < config.warmup_steps:
         return (step + 1) / max(1, config.warmup_steps)
-    span = max(1, config.steps - config.warmup_steps)
+    span = max(1, (horizon or config.steps) - config.warmup_steps)
     progress = min(1.0, (step - config.warmup_steps) / span)
     return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (
         1 + math.cos(math.pi * progress)
     )
+
+
+class EpochSampler(torch.utils.data.Sampler[int]):
+    """A seeded permutation per epoch that can start part-way (resume without reading).
+
+    Args:
+        n: Dataset length.
+        seed: Seed; epoch ``e`` uses permutation ``randperm(n)`` seeded by ``(seed, e)``.
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        """Epoch 0 from its start."""
+        self.n, self.seed, self.epoch, self.start = int(n), int(seed), 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Use epoch ``epoch``'s permutation from position ``start``."""
+        self.epoch, self.start = int(epoch), int(start)
+
+    def __iter__(self) -> Iterator[int]:
+        """Indices of the current epoch from ``start``."""
+        g = torch.Generator().manual_seed(self.seed * 1000003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g)[self.start :].tolist())
+
+    def __len__(self) -> int:
+        """Indices left in the current epoch."""
+        return max(0, self.n - self.start)
 
 
 def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
@@ -386,7 +416,7 @@ def train(
     np.random.seed(config.seed + rank)
     command = command or " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
 
-    run_dir = Path(config.runs_dir) / config.run_name
+    run_dir = config.runs_root / config.run_name
     ckpt_path = run_dir / "checkpoint.pt"
     if rank == 0:
         if resume and not ckpt_path.is_file():
@@ -425,6 +455,15 @@ def train(
         net, ckpt = load_checkpoint(ckpt_path, net=config.net, model=face, map_location="cpu")
         start_step = int(ckpt["step"])
         wall_before = float(ckpt.get("wall_time_s", 0.0))
+    elif config.init_from:
+        net, _ = load_checkpoint(
+            Path(config.init_from).expanduser(), net=config.net, model=face, map_location="cpu"
+        )
+        if abs(net.contract.crop_scale - data.crop_scale) > 1e-6:
+            raise ValueError(
+                f"init_from {config.init_from} was trained on crops of scale "
+                f"{net.contract.crop_scale}, the data has {data.crop_scale}"
+            )
     else:
         net = build_net_for(config, model)
         net.contract = net.contract.replace(crop_scale=data.crop_scale)  # the data's framing
@@ -440,8 +479,19 @@ def train(
             )
             net.output_std.fill_(float(max(np.std(disp), 1e-3)) if disp.size else 1.0)
     net = net.to(device).train()
+    if config.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    # The cosine's length: explicit, else the one the run started with (kept across --resume).
+    if config.schedule_steps:
+        horizon = config.schedule_steps
+    elif ckpt is not None and ckpt.get("schedule_steps"):
+        horizon = int(ckpt["schedule_steps"])
+    else:  # a new run, or a checkpoint written before the horizon was recorded
+        horizon = config.steps
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: _lr_factor(s, config, horizon)
+    )
     if ckpt is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -462,13 +512,17 @@ def train(
             data, num_replicas=world, rank=rank, shuffle=True, seed=config.seed, drop_last=True
         )
     generator = torch.Generator().manual_seed(config.seed)
+    resumable = None
+    if sampler is None:
+        resumable = EpochSampler(len(data), config.seed)
+        sampler = resumable
+    drop_last = len(data) >= config.batch_size * world
     loader = torch.utils.data.DataLoader(
         data,
         batch_size=config.batch_size,
-        shuffle=sampler is None,
         sampler=sampler,
         num_workers=config.num_workers,
-        drop_last=len(data) >= config.batch_size * world,
+        drop_last=drop_last,
         generator=generator,
         persistent_workers=False,
     )
@@ -491,7 +545,11 @@ def train(
         from tqdm import tqdm
 
         bar = tqdm(total=config.steps, initial=start_step, desc=f"{config.net}", mininterval=2.0)
-    steps_per_epoch = max(1, len(loader))
+    steps_per_epoch = (
+        max(1, len(data) // config.batch_size if drop_last else -(-len(data) // config.batch_size))
+        if resumable is not None
+        else max(1, len(loader))
+    )
     step = start_step
     window: list[dict[str, float]] = []
     first_loss = math.nan
@@ -504,6 +562,7 @@ def train(
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "step": step,
+            "schedule_steps": horizon,
             "torch_rng": torch.get_rng_state(),
             "wall_time_s": wall_before + time.perf_counter() - t_start,
             "config": json.dumps(config.to_dict()),
@@ -514,6 +573,12 @@ def train(
             "final": final,
         }
         save_checkpoint(ckpt_path, net, model=face, extra=extra)
+        if config.ckpt_keep > 0:
+            history = run_dir / "checkpoints"
+            history.mkdir(exist_ok=True)
+            shutil.copyfile(ckpt_path, history / f"step-{step:07d}.pt")
+            for old in sorted(history.glob("step-*.pt"))[: -config.ckpt_keep]:
+                old.unlink()
 
     while step < config.steps:
         epoch = step // steps_per_epoch
@@ -522,6 +587,9 @@ def train(
             sampler.set_epoch(epoch)
         generator.manual_seed(config.seed * 1000003 + epoch)
         skip = step % steps_per_epoch
+        if resumable is not None:  # start mid-epoch without loading the skipped batches
+            resumable.set_epoch(epoch, skip * config.batch_size)
+            skip = 0
         for i, batch in enumerate(loader):
             if i < skip:
                 continue
