@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache", default=None, help="cache folder (default ~/.cache/face3d_ros/engine)"
     )
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
+    ap.add_argument(
+        "--model", default="default", help="face model: default | synthetic | a model .npz"
+    )
     ap.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of stages")
     ap.add_argument("--seed", type=int, default=0, help="global seed (subsets and samples)")
     ap.add_argument("--coarse-per-photo", type=int, default=10)
@@ -230,6 +233,10 @@ def stage_fit(eng: Engine) -> None:
             "--threads",
             "1",
         ]
+        if eng.args.model == "synthetic":
+            cmd.append("--synthetic-model")
+        elif eng.args.model != "default":
+            cmd += ["--model", eng.args.model]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
         procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
     last = 0.0
@@ -256,6 +263,10 @@ def stage_fit(eng: Engine) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
+    # Every worker is single-threaded (one per core): BLAS thread pools on top of that made
+    # small LAPACK calls (the background warp's triangulation) 1,000x slower on 2 shared cores.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:

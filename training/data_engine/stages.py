@@ -165,7 +165,7 @@ def stage_motion(eng: Any) -> None:
     import cv2
 
     from face3d_ros.detection.detector import FaceDetector
-    from face3d_ros.model.default import load_default_model
+    from training.synth.__main__ import load_model
     from training.synth.estimate_motion import estimate_motion, iter_frames, summarise_deltas
     from training.synth.motion import default_motion_path
 
@@ -179,7 +179,7 @@ def stage_motion(eng: Any) -> None:
         eng.record("motion", {"file": str(default_motion_path()), "videos": []}, 0.0)
         print("[motion] no videos: the shipped motion statistics are used")
         return
-    model = load_default_model()
+    model = load_model(eng.args.model).data
     detector = FaceDetector()
     poses, exps, per_video = [], [], []
     for video in videos:
@@ -231,7 +231,7 @@ def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
         job["kind"],
         job["fits"],
         job["out"],
-        load_model("default"),
+        load_model(job["model"]),
         per_photo=job["per_photo"],
         shard=tuple(job["shard"]),
         seed=job["seed"],
@@ -273,6 +273,7 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
             "per_photo": per_photo,
             "shard": (i, n),
             "seed": eng.args.seed,
+            "model": eng.args.model,
             "motion": str(motion) if motion.is_file() else None,
             "names": accepted,
             "detail_sources": detailed if detail else None,
@@ -343,7 +344,7 @@ def stage_sheet(eng: Any, per_source: int = 2) -> None:
         rows,
         accepted,
         detailed,
-        load_model("default"),
+        load_model(eng.args.model),
         pathlib.Path(eng.args.sheet) if eng.args.sheet else eng.cache / "contact_sheet.png",
         seed=eng.args.seed,
         motion=MotionModel.load(motion_path) if motion_path.is_file() else None,

@@ -65,7 +65,11 @@ def piecewise_affine_map(src: np.ndarray, dst: np.ndarray, query: np.ndarray) ->
         [Q, 2] float32 source positions; points outside the triangulated hull map to themselves.
     """
     tri = Delaunay(dst, qhull_options="QJ")
-    simplex = tri.find_simplex(query)
+    # Brute force over the ~300 triangles (the same simplices as the directed walk, which took
+    # seconds here). Each simplex's barycentric transform is a small LAPACK solve: with
+    # OpenBLAS threads on shared cores that alone took 5 s, so synthesis processes run with
+    # one BLAS thread (training.data_engine sets OPENBLAS_NUM_THREADS=1): 2 ms.
+    simplex = tri.find_simplex(query, bruteforce=True)
     out = np.asarray(query, dtype=np.float64).copy()
     inside = simplex >= 0
     t = tri.transform[simplex[inside]]  # [P, 3, 2]: barycentric transform per simplex

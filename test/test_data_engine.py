@@ -1,0 +1,175 @@
+# Copyright 2026 The face3d_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The real-photo data engine on photos that ship in registry packages.
+
+Context padding, sources, gate, expression draws, augmentation, and the whole chain
+(prepare -> fit -> gate -> three sets -> sheet).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from face3d_ros.model.default import load_default_model
+from face3d_ros.model.morphable import MorphableModel
+from training.data_engine.context import needed_padding, pad_with_context
+from training.data_engine.gate import GateConfig, check_fit, summarise
+from training.data_engine.sources import PhotoSource, list_photos, parse_source
+from training.synth.augment import AugmentConfig, augment_crop
+from training.synth.expressions import ExpressionConfig, draw_expression, expression_mode
+
+
+@pytest.fixture(scope="module")
+def model() -> MorphableModel:
+    """The shipped default model (its expression blendshapes are named)."""
+    return MorphableModel(load_default_model())
+
+
+def test_context_padding_keeps_pixels_and_has_no_black_border() -> None:
+    """The photo is kept exactly; the added context continues its colours (no zero border)."""
+    rng = np.random.default_rng(0)
+    img = np.clip(rng.normal(150, 20, (60, 50, 3)), 0, 255).astype(np.uint8)
+    lms = np.stack([rng.uniform(5, 45, 68), rng.uniform(5, 55, 68)], 1)
+    pad = needed_padding(lms, img.shape, scale=2.2)
+    assert min(pad) > 0
+    out = pad_with_context(img, pad)
+    top, bottom, left, right = pad
+    assert out.shape == (60 + top + bottom, 50 + left + right, 3)
+    np.testing.assert_array_equal(out[top : top + 60, left : left + 50], img)
+    ring = np.ones(out.shape[:2], bool)
+    ring[top : top + 60, left : left + 50] = False
+    assert out[ring].min() > 60 and abs(float(out[ring].mean()) - 150) < 25
+    assert needed_padding(np.array([[20.0, 20], [30, 30]]), (100, 100), 1.6) == (0, 0, 0, 0)
+    with pytest.raises(ValueError):
+        pad_with_context(img, (-1, 0, 0, 0))
+
+
+def test_sources_refuse_evaluation_sets_and_subsets_are_deterministic(tmp_path) -> None:
+    """An FRL folder is refused; a limit gives the same seeded subset every time."""
+    frl = tmp_path / "faces" / "frl" / "neutral"
+    frl.mkdir(parents=True)
+    with pytest.raises(ValueError, match="evaluation"):
+        PhotoSource("x", frl)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i in range(10):
+        (folder / f"p{i}.jpg").write_bytes(b"")
+    src = parse_source(f"mine={folder}:4")
+    assert src.limit == 4 and src.name == "mine"
+    a, b = list_photos(src, seed=1), list_photos(src, seed=1)
+    assert a == b and len(a) == 4 and all(n.startswith("mine-p") for n, _ in a)
+    assert list_photos(src, seed=2) != a
+    assert len(list_photos(parse_source(f"all={folder}"))) == 10
+    with pytest.raises(ValueError):
+        parse_source("no-equals-sign")
+
+
+class _Fit:
+    """The parts of a FitResult the gate reads."""
+
+    def __init__(self, model: MorphableModel, **changes: np.ndarray) -> None:
+        from face3d_ros.params import FaceParams
+
+        rng = np.random.default_rng(0)
+        lms = rng.uniform(80, 180, (68, 2)).astype(np.float32)
+        lms[36], lms[45] = (90, 120), (170, 120)
+        self.params = FaceParams(
+            alpha_id=changes.get("alpha_id", np.zeros(model.n_id, np.float32)),
+            alpha_exp=np.zeros(model.n_exp, np.float32),
+            alpha_alb=np.zeros(model.n_alb, np.float32),
+            gamma=np.zeros(27, np.float32),
+            pose=np.array([0.1, -0.3, 0.0, 128, 128, 1.0], np.float32),
+        )
+        self.arrays = {
+            "landmarks_detected": lms,
+            "landmarks_fitted": changes.get("landmarks_fitted", lms + 1.0),
+            "albedo_vertex": np.full((8, 3), 0.5, np.float32),
+        }
+        self.residuals = {"photo_rmse_stage1": float(changes.get("photo", 0.05))}
+
+
+def test_gate_reasons(model: MorphableModel) -> None:
+    """Each check rejects what it is for; a good fit passes with its metrics."""
+    reasons, metrics = check_fit(_Fit(model))
+    assert reasons == [] and abs(metrics["yaw"] + np.degrees(0.3)) < 1e-4
+    assert metrics["landmark_nme"] == pytest.approx(np.sqrt(2) / 80, rel=1e-4)
+    bad_lm = _Fit(model)
+    bad_lm.arrays["landmarks_fitted"] = bad_lm.arrays["landmarks_detected"] + 10.0
+    assert check_fit(bad_lm)[0] == ["landmark_error"]
+    big = _Fit(model, alpha_id=np.full(model.n_id, 4.0, np.float32))
+    assert check_fit(big)[0] == ["implausible_identity"]
+    nan = _Fit(model)
+    nan.params.gamma[3] = np.nan
+    assert check_fit(nan)[0] == ["non_finite"]
+    assert check_fit(_Fit(model, photo=0.3), GateConfig(max_photo_rmse=0.2))[0] == ["photo_error"]
+    summary = summarise([metrics, metrics])
+    assert summary["count"] == 2 and sum(summary["histograms"]["yaw_deg"]["counts"]) == 2
+
+
+def test_expression_draws_make_open_mouths_smiles_and_asymmetry_common(model) -> None:
+    """Over many draws: open mouths, smiles and one-sided expressions are each common."""
+    assert expression_mode(model) == "designed"
+    names = model.data.metadata["expression"]["designed_blendshapes"]
+    jaw, sr, sl = names.index("jaw_open"), names.index("smile_r"), names.index("smile_l")
+    rng = np.random.default_rng(0)
+    draws = np.array([draw_expression(rng, model, ExpressionConfig())[0] for _ in range(600)])
+    assert draws.shape == (600, model.n_exp) and np.abs(draws).max() <= 3.0
+    assert (draws[:, jaw] > 1.0).mean() > 0.2
+    assert (np.maximum(draws[:, sr], draws[:, sl]) > 1.0).mean() > 0.2
+    assert (np.abs(draws[:, sr] - draws[:, sl]) > 0.5).mean() > 0.15
+    a = draw_expression(np.random.default_rng(5), model, ExpressionConfig(), [draws[0]])
+    b = draw_expression(np.random.default_rng(5), model, ExpressionConfig(), [draws[0]])
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_augmentation_bounds_and_identity() -> None:
+    """Effects keep shape, dtype and range; AugmentConfig.none() changes nothing."""
+    rng = np.random.default_rng(0)
+    img = rng.uniform(0.2, 0.8, (64, 64, 3)).astype(np.float32)
+    everything = AugmentConfig(1.0, 1.0, 1.0, 1.0, (40.0, 80.0), 1.0, 1.0, 1.0)
+    out = augment_crop(img, np.random.default_rng(1), everything)
+    assert out.shape == img.shape and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0 and np.abs(out - img).mean() > 0.02
+    np.testing.assert_allclose(augment_crop(img, rng, AugmentConfig.none()), img, atol=1e-6)
+
+
+def test_engine_chain_on_builtin_photos_resumes(tmp_path) -> None:
+    """One command makes fits, the three sets and the sheet; a re-run refits only what was lost."""
+    import cv2
+    from skimage import data as skdata
+
+    from training.data_engine.__main__ import main
+    from training.datasets import ShardDataset
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    img = skdata.astronaut()[30:200, 125:295]  # public domain; a tight crop (needs context)
+    cv2.imwrite(str(photos / "astro.png"), img[:, :, ::-1])
+    cv2.imwrite(str(photos / "astro_flip.png"), img[:, ::-1, ::-1])
+    cache = tmp_path / "cache"
+    args = [
+        "--source", f"built={photos}", "--cache", str(cache), "--jobs", "1",
+        "--coarse-per-photo", "2", "--tracking-per-photo", "1", "--fine-samples", "2",
+        "--videos", "--sheet", str(tmp_path / "sheet.png"),
+    ]  # fmt: skip
+    assert main(args) == 0
+    summary = json.loads((cache / "summary.json").read_text())
+    st = summary["stages"]
+    assert st["prepare"]["prepared"] == 2 and st["fit"]["fitted"] == 2
+    assert st["gate"]["accepted"] == 2, st["gate"]
+    assert "yaw_deg" in st["gate"]["accepted_distribution"]["histograms"]
+    assert len(ShardDataset(cache / "sets" / "coarse", "coarse")) == 4
+    assert len(ShardDataset(cache / "sets" / "tracking", "tracking")) == 2
+    assert len(ShardDataset(cache / "sets" / "fine", "fine")) == 2
+    assert (tmp_path / "sheet.png").stat().st_size > 20_000
+    prepared = cv2.imread(str(cache / "photos" / "built-astro.jpg"))
+    assert prepared.shape[0] > img.shape[0] and prepared.shape[1] > img.shape[1]  # context
+    # interrupted: one fit lost -> only it is redone, the sets resume
+    (cache / "fits" / "built-astro.fit.json").unlink()
+    assert main([*args, "--overwrite-sheet", "--stages", "prepare,fit,gate"]) == 0
+    again = json.loads((cache / "summary.json").read_text())["stages"]
+    assert again["fit"]["fitted"] == 2 and len(again["fit"]["runs"]) == 2
+    assert main([*args, "--stages", "nope"]) == 2
