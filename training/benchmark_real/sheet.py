@@ -144,7 +144,9 @@ def write_png(path: str | pathlib.Path, image: np.ndarray, *, overwrite: bool) -
     if p.exists() and not overwrite:
         raise FileExistsError(f"{p} exists; pass --overwrite to replace it")
     p.parent.mkdir(parents=True, exist_ok=True)
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image[:, :, ::-1]))
+    ok, buf = cv2.imencode(
+        ".png", np.ascontiguousarray(image[:, :, ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    )
     if not ok:
         raise OSError(f"cannot encode {p}")
     p.write_bytes(buf.tobytes())
