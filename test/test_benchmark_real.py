@@ -338,7 +338,9 @@ def test_cli_on_a_tiny_folder(tiny_data: pathlib.Path, tmp_path: pathlib.Path) -
 
     out = tmp_path / "out"
     sheet = tmp_path / "sheet.png"
+    cache = tmp_path / "cache"
     args = ["--data", str(tiny_data), "--out", str(out), "--sheet", str(sheet), "--no-stage1"]
+    args += ["--cache", str(cache)]
     assert main(args) == 0
     res = json.loads((out / "results.json").read_text())
     frl = res["frl"]["all"]
@@ -370,6 +372,34 @@ def test_cli_on_a_tiny_folder(tiny_data: pathlib.Path, tmp_path: pathlib.Path) -
     other = tmp_path / "out2"
     assert main(["--data", str(tiny_data), "--out", str(other), "--sheet", str(sheet)]) == 2
     assert not other.exists()
+
+    # A second run reads the dlib reference detections from the disk cache: same figures.
+    again = ["--data", str(tiny_data), "--out", str(other), "--sets", "frl", "--no-stage1"]
+    assert main([*again, "--cache", str(cache)]) == 0
+    res2 = json.loads((other / "results.json").read_text())
+    dc = res2["meta"]["disk_cache"]
+    assert dc["hits"] >= 1 and dc["misses"] == 0  # (the three photos are one image)
+    assert res2["frl"]["all"]["nme"] == res["frl"]["all"]["nme"]
+
+
+def test_disk_cache_roundtrip_and_damaged_files(tmp_path: pathlib.Path) -> None:
+    from training.benchmark_real.cache import DiskCache, digest
+
+    a = np.arange(6.0).reshape(2, 3)
+    assert digest("x", a) == digest("x", a.copy())
+    assert digest("x", a) != digest("x", a + 1) != digest("y", a)
+    assert digest(a.astype(np.float32)) != digest(a)
+    cache = DiskCache(tmp_path)
+    key = digest("k", a)
+    assert cache.get("fits", key) is None
+    cache.put("fits", key, {"a": a})
+    np.testing.assert_array_equal(cache.get("fits", key)["a"], a)
+    (tmp_path / "fits" / f"{key}.npz").write_bytes(b"truncated")
+    assert cache.get("fits", key) is None  # recomputed, never a crash
+    assert (cache.hits, cache.misses) == (1, 2)
+    off = DiskCache(None)
+    off.put("fits", key, {"a": a})
+    assert off.get("fits", key) is None
 
 
 def test_cli_rejects_bad_options(tmp_path: pathlib.Path) -> None:

@@ -111,6 +111,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="dlib shape_predictor_68_face_landmarks.dat (default: face3d_ros's)",
     )
     ap.add_argument(
+        "--cache",
+        default=None,
+        help="cache of the net-independent work (dlib reference detections, stage-1 fits; "
+        "default: ~/.cache/face3d_ros/benchmark/cache)",
+    )
+    ap.add_argument("--no-cache", action="store_true", help="recompute everything, store nothing")
+    ap.add_argument(
         "--tracker-detector",
         default=None,
         help="face detector of the Tracker (a face3d_ros.detection.interface name, e.g. "
@@ -181,6 +188,7 @@ def _sheet_picks(names: list[str], fractions: tuple[float, ...]) -> set[str]:
 def run(args: argparse.Namespace, command: str = "") -> dict[str, Any]:
     """Run the chosen sets; returns the result dict (``command`` is recorded in its meta)."""
     from training.benchmark_real import data as bd
+    from training.benchmark_real.cache import default_cache_dir
     from training.benchmark_real.runner import (
         Bench,
         mouth_check,
@@ -201,6 +209,7 @@ def run(args: argparse.Namespace, command: str = "") -> dict[str, Any]:
         with_fine=args.with_fine,
         tracker_detector=args.tracker_detector,
         predictor_path=args.predictor,
+        cache_dir=None if args.no_cache else (args.cache or default_cache_dir()),
     )
     results: dict[str, Any] = {}
     sheet: list[SheetSample] = []
@@ -300,6 +309,11 @@ def run(args: argparse.Namespace, command: str = "") -> dict[str, Any]:
         "(face3d_ros.detection.detector.FaceDetector defaults)",
         "tracker_detector": bench.tracker_detector_name,
         "detector_cache": {"hits": bench.detector.hits, "misses": bench.detector.misses},
+        "disk_cache": {
+            "dir": None if bench.disk.root is None else str(bench.disk.root),
+            "hits": bench.disk.hits,
+            "misses": bench.disk.misses,
+        },
         "seconds": time.perf_counter() - t_start,
     }
     results["_sheet"] = (sheet, bench.triangles)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from training.benchmark_real import baselines as bl
+from training.benchmark_real.cache import DiskCache, digest
 from training.benchmark_real.data import Photo, person_id, read_pts, read_rgb
 from training.benchmark_real.headpose import DEFAULT_FOCAL_FACTOR, pnp_pose
 from training.benchmark_real.metrics import (
@@ -66,13 +67,15 @@ class MemoDetector:
     kept. Every other attribute is the wrapped detector's.
     """
 
-    def __init__(self, detector: Any, size: int = 4) -> None:
-        """Wrap ``detector``."""
+    def __init__(self, detector: Any, size: int = 4, disk: DiskCache | None = None) -> None:
+        """Wrap ``detector``; ``disk`` also keeps every result on disk (see :mod:`.cache`)."""
         self.detector = detector
         self.size = int(size)
         self.hits = 0
         self.misses = 0
+        self.disk = disk
         self._cache: OrderedDict[tuple, list] = OrderedDict()
+        self._signature = _detector_signature(detector) if disk is not None else ""
 
     def detect(self, image_rgb: np.ndarray) -> list:
         """Detections of ``image_rgb`` (cached)."""
@@ -83,15 +86,67 @@ class MemoDetector:
             self._cache.move_to_end(key)
             return list(self._cache[key])
         self.misses += 1
-        dets = list(self.detector.detect(img))
+        dets = self._from_disk(img)
+        if dets is None:
+            dets = list(self.detector.detect(img))
+            self._to_disk(img, dets)
         self._cache[key] = dets
         while len(self._cache) > self.size:
             self._cache.popitem(last=False)
         return list(dets)
 
+    def _disk_key(self, img: np.ndarray) -> str:
+        return digest("detections-v1", self._signature, img)
+
+    def _from_disk(self, img: np.ndarray) -> list | None:
+        if self.disk is None:
+            return None
+        got = self.disk.get("detections", self._disk_key(img))
+        if got is None:
+            return None
+        from face3d_ros.detection.detector import Detection
+
+        return [
+            Detection(box=tuple(b), landmarks=lm, score=float(sc))
+            for b, lm, sc in zip(got["boxes"], got["landmarks"], got["scores"], strict=True)
+        ]
+
+    def _to_disk(self, img: np.ndarray, dets: list) -> None:
+        if self.disk is None:
+            return
+        self.disk.put(
+            "detections",
+            self._disk_key(img),
+            {
+                "boxes": np.array([d.box for d in dets], np.float64).reshape(-1, 4),
+                "landmarks": np.array([d.landmarks for d in dets], np.float32).reshape(-1, 68, 2),
+                "scores": np.array([d.score for d in dets], np.float64).reshape(-1),
+            },
+        )
+
     def __getattr__(self, name: str) -> Any:
         """Delegate everything else to the wrapped detector."""
         return getattr(self.detector, name)
+
+
+def _detector_signature(detector: Any) -> str:
+    """What a detector's output depends on: its class, settings and predictor file."""
+    import pathlib
+
+    parts = [type(detector).__module__, type(detector).__qualname__]
+    for name in ("upsample", "max_side", "min_score"):
+        parts.append(f"{name}={getattr(detector, name, None)!r}")
+    pred = getattr(detector, "predictor_path", None)
+    if pred is not None and pathlib.Path(pred).is_file():
+        st = pathlib.Path(pred).stat()
+        parts.append(f"predictor={pathlib.Path(pred).name}:{st.st_size}:{int(st.st_mtime)}")
+    try:
+        import dlib
+
+        parts.append(f"dlib={dlib.__version__}")
+    except ImportError:
+        pass
+    return ";".join(parts)
 
 
 @dataclasses.dataclass
@@ -129,6 +184,8 @@ class Bench:
             None = the node's default (``TrackerConfig().detector``; dlib where the Tracker has
             no such setting).
         predictor_path: dlib 68-point predictor file (None = the default location).
+        cache_dir: On-disk cache of the reference detections and stage-1 fits (:mod:`.cache`);
+            None = no cache.
         model: Face model for ``Tracker.load`` (default: the package's).
         log: Progress printer.
     """
@@ -144,6 +201,7 @@ class Bench:
         detector: Any = None,
         tracker_detector: str | None = None,
         predictor_path: Any = None,
+        cache_dir: Any = None,
         model: Any = None,
         log: Callable[[str], None] = print,
     ) -> None:
@@ -157,7 +215,8 @@ class Bench:
             from face3d_ros.detection.detector import FaceDetector
 
             detector = FaceDetector(predictor_path)
-        self.detector = MemoDetector(detector)
+        self.disk = DiskCache(cache_dir)
+        self.detector = MemoDetector(detector, disk=self.disk)
         self.log = log
         self.with_baselines = with_baselines
         self.with_stage1 = with_stage1 and with_baselines
@@ -282,17 +341,46 @@ class Bench:
         lm, pose = bl.rigid_fit(self.lm3d, reference)
         out["c_rigid"] = Prediction(lm, pose)
         if stage1 and self.with_stage1:
+            fit = self._stage1(image, np.asarray(det.landmarks, np.float64))
+            if fit is not None:
+                out["d_stage1"] = fit
+        return out
+
+    def _stage1(self, image: np.ndarray, landmarks: np.ndarray) -> Prediction | None:
+        """Baseline (d), from the disk cache when the same fit was made before."""
+        import dataclasses as dc
+        import pathlib
+
+        from training.inverse_render import fit as fit_module
+
+        cfg = fit_module.FitConfig()
+        key = digest(
+            "stage1-v1",
+            pathlib.Path(fit_module.__file__).read_bytes(),
+            self.model.data.model_id,
+            self.model.dims,
+            sorted(dc.asdict(cfg).items()),
+            image,
+            landmarks,
+        )
+        got = self.disk.get("stage1", key)
+        if got is None:
             t0 = time.perf_counter()
             try:
-                lm, params = bl.stage1_fit(self.model, image, det.landmarks)
+                lm, params = bl.stage1_fit(self.model, image, landmarks, fit_config=cfg)
             except RuntimeError as exc:  # a fit that leaves the image: a failure, recorded
                 self.log(f"  stage-1 fit failed: {exc}")
-            else:
-                verts = self.model.shape_np(params.alpha_id, params.alpha_exp)
-                out["d_stage1"] = Prediction(
-                    lm, np.asarray(params.pose, np.float64), verts, time.perf_counter() - t0
-                )
-        return out
+                return None
+            got = {
+                "landmarks": np.asarray(lm, np.float64),
+                "pose": np.asarray(params.pose, np.float64),
+                "alpha_id": np.asarray(params.alpha_id, np.float32),
+                "alpha_exp": np.asarray(params.alpha_exp, np.float32),
+                "seconds": np.array(time.perf_counter() - t0),
+            }
+            self.disk.put("stage1", key, got)
+        verts = self.model.shape_np(got["alpha_id"], got["alpha_exp"])
+        return Prediction(got["landmarks"], got["pose"], verts, float(got["seconds"]))
 
     # ------------------------------------------------------------------ photo sets
 
