@@ -331,12 +331,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     out = pathlib.Path(args.out).expanduser() if args.out else _default_out()
     sheet_path = pathlib.Path(args.sheet).expanduser() if args.sheet else out / "contact_sheet.png"
+    import torch
+
+    torch_threads = torch.get_num_threads()  # Bench sets --threads; restored for callers
     try:
         _check_outputs(out, sheet_path, args.overwrite)
         results = run(args, command)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
         print(f"benchmark_real: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        torch.set_num_threads(torch_threads)
     samples, triangles = results.pop("_sheet")
     out.mkdir(parents=True, exist_ok=True)
     (out / _RESULTS).write_text(json.dumps(results, indent=1, default=_json_default))
