@@ -2,12 +2,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """pip installation of the ROS-free core and the offline training tools.
 
-For users who only train or process recordings offline: ``pip install .`` installs the packages
-``face3d_ros`` (without the generated ``face3d_ros.msg`` and without a working ``face3d_ros.node``)
-and ``training`` with their data files and console scripts.
+For users without ROS who train, export or run the tracker from Python: ``pip install .``
+installs exactly what works without ROS: the package ``face3d_ros`` without its ROS side (the
+sub-package ``face3d_ros.node``: the lifecycle node, the bag replay and the demo; and the
+generated ``face3d_ros.msg``), and the offline ``training`` package, with their data files. It
+installs no console scripts (the training tools run as ``python -m training.<tool>``).
+test/test_pip_install.py checks that nothing installed imports rclpy or a message package.
 
-ROS 2 builds do not use this file: package.xml declares ``build_type`` ``ament_cmake``, so colcon
-builds CMakeLists.txt (which generates the FaceParams message and installs the same modules).
+The ROS side is installed by the ROS 2 build only: package.xml declares ``build_type``
+``ament_cmake``, so colcon builds CMakeLists.txt, which generates the FaceParams message, installs
+the whole ``face3d_ros`` package (``node`` included) and the ``face3d_node``, ``face3d-replay``
+and ``face3d-demo`` executables (``ros2 run face3d_ros <name>``).
 """
 
 from setuptools import find_packages, setup
@@ -16,11 +21,8 @@ from setuptools import find_packages, setup
 # JSON sidecars, provenance notes). Keep in step with the install() patterns in CMakeLists.txt.
 PACKAGE_DATA = {"face3d_ros": ["**/*.npz", "**/*.onnx", "**/*.json", "**/*.md"]}
 
-# One line per command: "<command>=<module>:<function>".
-CONSOLE_SCRIPTS = [
-    "face3d-replay=face3d_ros.replay:main",
-    "face3d-demo=face3d_ros.demo:main",
-]
+#: The ROS side, installed only by colcon (CMakeLists.txt).
+ROS_PACKAGES = ["face3d_ros.node", "face3d_ros.node.*", "face3d_ros.msg", "face3d_ros.msg.*"]
 
 INSTALL_REQUIRES = [
     "numpy>=2.0",
@@ -32,8 +34,6 @@ INSTALL_REQUIRES = [
     "opencv-python-headless>=4.9",
     "scikit-image>=0.24",
     "dlib-bin>=19.24",
-    "rosbags>=0.10",
-    "rosbags-image>=0.10",
     "tqdm>=4.66",
     "matplotlib>=3.8",
     "PyYAML>=6.0",
@@ -45,10 +45,11 @@ setup(
     description="Real-time dense 3D face reconstruction (3DFaceNet-style), ROS 2 package core",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["face3d_ros", "face3d_ros.*", "training", "training.*"]),
+    packages=find_packages(
+        include=["face3d_ros", "face3d_ros.*", "training", "training.*"], exclude=ROS_PACKAGES
+    ),
     package_data=PACKAGE_DATA,
     include_package_data=False,
     install_requires=INSTALL_REQUIRES,
-    entry_points={"console_scripts": CONSOLE_SCRIPTS},
     zip_safe=False,
 )

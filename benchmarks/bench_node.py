@@ -8,9 +8,9 @@ Run (after ``source tools/env.sh``)::
         [--no-mesh] [--no-overlay] [--threads N]
 
 The node is started as a separate process exactly as the demo starts it
-(:func:`face3d_ros.demo.start_node`: ``config/face3d.yaml``, the remappings and the reliable
+(:func:`face3d_ros.node.demo.start_node`: ``config/face3d.yaml``, the remappings and the reliable
 image-subscription override, plus ``-p`` items for the options above). This process publishes
-the demo's sample sequence (:func:`face3d_ros.demo.sample_config`, with its face-less run in
+the demo's sample sequence (:func:`face3d_ros.node.demo.sample_config`, with its face-less run in
 the middle) at ``--rate`` with :class:`face3d_ros.node.sample_player.SamplePlayer`, subscribes
 to ``/face_params``, ``/diagnostics`` and the outputs named by ``--subscribe`` (default: all of
 ``displacement``, ``coarse_depth``, ``face_mesh``, ``overlay``; the node builds an output only
@@ -106,7 +106,7 @@ def run_benchmark(
         (seconds from the first to the last publish).
 
     Raises:
-        face3d_ros.demo.DemoError: the node did not start.
+        face3d_ros.node.demo.DemoError: the node did not start.
     """
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
@@ -115,7 +115,8 @@ def run_benchmark(
     from sensor_msgs.msg import Image
     from visualization_msgs.msg import Marker
 
-    from face3d_ros.demo import (
+    from face3d_ros.msg import FaceParams
+    from face3d_ros.node.demo import (
         IMAGE_TOPIC,
         INFO_TOPIC,
         find_config,
@@ -124,7 +125,6 @@ def run_benchmark(
         stop_node,
         wait_for_node,
     )
-    from face3d_ros.msg import FaceParams
     from face3d_ros.node.face3d_node import OUTPUT_QOS
     from face3d_ros.node.sample_player import SamplePlayer
     from face3d_ros.sample_data import sample_frame
@@ -249,7 +249,7 @@ def report(result: dict[str, Any], frames: int, rate: float) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns 0, or 2 when the node cannot start."""
-    from face3d_ros.demo import DemoError, set_ros_domain
+    from face3d_ros.node.demo import DemoError, set_ros_domain
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rate", type=float, default=30.0, help="publishing rate (Hz)")

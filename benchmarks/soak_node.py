@@ -7,7 +7,7 @@ Run (after ``source tools/env.sh``)::
     python benchmarks/soak_node.py [--minutes 10] [--rate 30] [--sample-s 15]
         [--bad-every 100] [--max-growth-mb 5]
 
-The node is started as the demo starts it (:func:`face3d_ros.demo.start_node`). This process
+The node is started as the demo starts it (:func:`face3d_ros.node.demo.start_node`). This process
 publishes the demo's sample sequence (640x480, with its face-less run, so the node goes through
 TRACKING, LOST and re-initialisation over and over) in a loop at ``--rate``, every
 ``--bad-every``-th frame a malformed one (a wrong ``step``: rejected and counted), and
@@ -53,7 +53,9 @@ def soak(
     from sensor_msgs.msg import Image
     from visualization_msgs.msg import Marker
 
-    from face3d_ros.demo import (
+    from face3d_ros.msg import FaceParams
+    from face3d_ros.node.conversions import numpy_to_image
+    from face3d_ros.node.demo import (
         IMAGE_TOPIC,
         INFO_TOPIC,
         find_config,
@@ -62,8 +64,6 @@ def soak(
         stop_node,
         wait_for_node,
     )
-    from face3d_ros.msg import FaceParams
-    from face3d_ros.node.conversions import numpy_to_image
     from face3d_ros.node.face3d_node import OUTPUT_QOS
     from face3d_ros.node.sample_player import SamplePlayer, make_header
     from face3d_ros.sample_data import sample_frame
@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-growth-mb", type=float, default=5.0)
     ap.add_argument("--node-log", type=pathlib.Path, default=None)
     args = ap.parse_args(argv)
-    from face3d_ros.demo import set_ros_domain
+    from face3d_ros.node.demo import set_ros_domain
 
     set_ros_domain(None)
     log_path = args.node_log or pathlib.Path(tempfile.mkdtemp(prefix="face3d_soak_")) / "node.log"

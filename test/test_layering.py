@@ -19,9 +19,6 @@ PKG = ROOT / "face3d_ros"
 #: Top-level modules that belong to the ROS side.
 ROS_MODULES = ("rclpy", "rcl_interfaces", "rosbag2_py", "rosbags", "cv_bridge", "launch",
                "launch_ros", "builtin_interfaces", "rosidl_runtime_py", "message_filters")
-#: Known exceptions, to be moved under face3d_ros/node/ (issue 10; the lead moves them once the
-#: issue-12 work on them has landed): both are ROS tools (a bag replay and a live demo).
-ROS_SIDE_EXCEPTIONS = ("face3d_ros.replay", "face3d_ros.demo")
 
 
 def _module_name(path: Path) -> str:
@@ -79,8 +76,8 @@ def _ros_side(name: str) -> bool:
 def test_every_module_is_parsed():
     mods = _modules()
     assert len(mods) > 60 and "face3d_ros.nets.contract" in mods
-    for exc in ROS_SIDE_EXCEPTIONS:
-        assert exc in mods, f"{exc} moved? update ROS_SIDE_EXCEPTIONS"
+    # The ROS tools (bag replay, live demo) live on the ROS side.
+    assert {"face3d_ros.node.replay", "face3d_ros.node.demo"} <= set(mods)
 
 
 def test_only_the_ros_side_imports_ros():
@@ -88,19 +85,12 @@ def test_only_the_ros_side_imports_ros():
     known = set(mods)
     bad = []
     for name, path in mods.items():
-        if _ros_side(name) or name in ROS_SIDE_EXCEPTIONS:
+        if _ros_side(name):
             continue
         ros = sorted(i for i in _imports(name, path, known) if _is_ros(i))
         if ros:
             bad.append(f"{name} imports {ros}")
     assert not bad, "ROS imports outside face3d_ros/node/:\n" + "\n".join(bad)
-
-
-def test_exceptions_are_still_ros_tools():
-    """The listed exceptions really are ROS code (else drop them from the list)."""
-    mods = _modules()
-    for name in ROS_SIDE_EXCEPTIONS:
-        assert any(_is_ros(i) for i in _imports(name, mods[name], set(mods))), name
 
 
 def test_core_never_imports_training():

@@ -478,7 +478,7 @@ def test_camera_info_source_same_with_and_without_message_filters(rclpy_context:
 
 def test_demo_refuses_non_empty_output(tmp_path: pathlib.Path) -> None:
     """The demo never overwrites a non-empty output folder without --overwrite."""
-    from face3d_ros.demo import main as demo_main
+    from face3d_ros.node.demo import main as demo_main
 
     out = tmp_path / "demo"
     out.mkdir()

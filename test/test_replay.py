@@ -17,7 +17,7 @@ for _path in (str(ROOT), str(ROOT / "test")):  # training/ and test/fixtures/
 
 from fixtures.make_test_bag import IMAGE_TOPIC, INFO_TOPIC, write_sample_bag  # noqa: E402
 
-from face3d_ros.replay import ReplayError, find_face_params_msg, main, replay_bag  # noqa: E402
+from face3d_ros.node.replay import ReplayError, find_face_params_msg, main, replay_bag  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ for _path in (str(ROOT), str(ROOT / "test")):  # training/ and test/fixtures/
 
 from fixtures.make_test_bag import IMAGE_TOPIC, INFO_TOPIC, write_sample_bag  # noqa: E402
 
-from face3d_ros import replay  # noqa: E402
-from face3d_ros.replay import (  # noqa: E402
+from face3d_ros.node import replay  # noqa: E402
+from face3d_ros.node.replay import (  # noqa: E402
     ReplayError,
     ReplayInterruptedError,
     main,
@@ -327,8 +327,8 @@ def test_unreadable_input_bag_is_an_error_line_with_exit_2(
 
 
 def test_demo_overwrite_replaces_only_its_own_output(tmp_path: pathlib.Path) -> None:
-    from face3d_ros.demo import DemoError, prepare_out
-    from face3d_ros.demo import main as demo_main
+    from face3d_ros.node.demo import DemoError, prepare_out
+    from face3d_ros.node.demo import main as demo_main
 
     user = tmp_path / "photos"
     user.mkdir()

@@ -12,4 +12,4 @@ cd "${ROOT}"
 bash tools/bootstrap.sh
 # shellcheck source=tools/env.sh
 source tools/env.sh
-exec python -m face3d_ros.demo "$@"
+exec python -m face3d_ros.node.demo "$@"

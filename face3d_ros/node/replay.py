@@ -3,7 +3,7 @@
 """``face3d-replay``: run the face tracker over a recorded ROS 2 bag and write a new bag.
 
 Example:
-    python -m face3d_ros.replay in_bag out_bag --topic /camera/image_raw \
+    python -m face3d_ros.node.replay in_bag out_bag --topic /camera/image_raw \
         --camera-info-topic /camera/camera_info
 
 The input bag (sqlite3 or MCAP, read with rosbags' AnyReader) is read in recording order and the

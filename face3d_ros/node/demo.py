@@ -4,7 +4,7 @@
 
 Run (after ``source tools/env.sh``)::
 
-    python -m face3d_ros.demo [--out out/demo] [--frames 90] [--rate 10] [--overwrite]
+    python -m face3d_ros.node.demo [--out out/demo] [--frames 90] [--rate 10] [--overwrite]
 
 What happens, with no camera and no ROS install beyond this package's environment:
 
@@ -268,10 +268,10 @@ def run_demo(
 
     from face3d_ros.msg import FaceParams
     from face3d_ros.node.conversions import image_to_numpy
+    from face3d_ros.node.replay import output_typestore
     from face3d_ros.node.sample_player import SamplePlayer, camera_info_for
     from face3d_ros.node.topics import OUTPUT_TOPICS, OUTPUT_TYPES, message_class
     from face3d_ros.pipeline.states import STATE_NAMES
-    from face3d_ros.replay import output_typestore
     from face3d_ros.sample_data import sample_frame
 
     out = pathlib.Path(out)
