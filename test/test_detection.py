@@ -93,19 +93,6 @@ def test_downscaled_detection_matches(astronaut: np.ndarray) -> None:
     assert err < 3.0
 
 
-@needs_predictor
-def test_track_fast_path(detector: FaceDetector, astronaut: np.ndarray) -> None:
-    first = detector.detect(astronaut)[0]
-    shifted = np.roll(astronaut, shift=(3, -4), axis=(0, 1))
-    tracked = detector.track(shifted, first)
-    assert tracked is not None
-    moved = tracked.landmarks - first.landmarks
-    assert np.abs(np.median(moved[:, 0]) + 4) < 2 and np.abs(np.median(moved[:, 1]) - 3) < 2
-    assert 0.5 < tracked.score <= 1.0
-    # Box fully outside the image -> lost.
-    assert detector.track(astronaut, (2000.0, 2000.0, 2100.0, 2100.0)) is None
-
-
 def test_box_from_landmarks_square() -> None:
     grid = np.meshgrid(np.linspace(0, 100, 17), np.linspace(0, 80, 4))
     lm = np.stack(grid, -1).reshape(-1, 2)[:68]

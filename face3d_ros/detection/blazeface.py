@@ -244,8 +244,8 @@ def resolve_model_path(model_path: str | os.PathLike[str] | None = None) -> path
 class BlazeFaceDetector:
     """BlazeFace face detector (onnxruntime) + dlib's 68-point shape predictor.
 
-    Same interface as :class:`~face3d_ros.detection.detector.FaceDetector` (``detect``,
-    ``track``). The model and the predictor are loaded in the constructor, never at import.
+    Same interface as :class:`~face3d_ros.detection.detector.FaceDetector` (``detect``). The
+    model and the predictor are loaded in the constructor, never at import.
 
     Args:
         model_path: BlazeFace ONNX file; ``None`` uses ``$FACE3D_BLAZEFACE_MODEL`` or
@@ -394,11 +394,3 @@ class BlazeFaceDetector:
                 Detection(box=box, landmarks=landmarks, score=raw.score, keypoints=raw.keypoints)
             )
         return out
-
-    def track(
-        self,
-        image_rgb: np.ndarray,
-        previous_box: Detection | np.ndarray | tuple[float, float, float, float],
-    ) -> Detection | None:
-        """Fast path without the detector: see :meth:`ShapePredictor.track`."""
-        return self.landmark_predictor.track(image_rgb, previous_box)

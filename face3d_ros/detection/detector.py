@@ -10,12 +10,8 @@ file is not shipped with this package: on Debian/Ubuntu it comes from the ``libd
 (CC0) at :data:`DEFAULT_PREDICTOR_PATH`; another location can be given to :class:`FaceDetector`
 or through the ``FACE3D_DLIB_PREDICTOR`` environment variable.
 
-Two entry points:
-
-* :meth:`FaceDetector.detect` runs the HOG detector (optionally on a downscaled copy of large
-  frames) and the shape predictor in every detected box.
-* :meth:`FaceDetector.track` is the real-time fast path: it skips the HOG detector and runs the
-  shape predictor (about 2 ms) in a box derived from the previous frame's landmarks or box.
+:meth:`FaceDetector.detect` runs the HOG detector (optionally on a downscaled copy of large
+frames) and the shape predictor in every detected box.
 
 All coordinates are image pixels with pixel centres at integer coordinates (OpenCV convention).
 """
@@ -54,9 +50,7 @@ class Detection:
         box: ``(x0, y0, x1, y1)`` in image pixels (dlib rectangle corners).
         landmarks: ``[68, 2]`` float32 ``(u, v)`` image pixels in iBUG 68-point order.
         score: Detector score (larger = more confident; dlib HOG: SVM margin, BlazeFace:
-            probability in [0, 1]). For :meth:`ShapePredictor.track` results it is the
-            intersection-over-union of the new and the previous landmark boxes (1 = no motion,
-            small = implausible jump).
+            probability in [0, 1]).
         keypoints: Optional ``[K, 2]`` float32 detector keypoints in image pixels (BlazeFace:
             6 points, see :data:`face3d_ros.detection.blazeface.KEYPOINT_NAMES`), or None.
     """
@@ -116,8 +110,8 @@ def resolve_predictor_path(predictor_path: str | os.PathLike[str] | None = None)
 def box_from_landmarks(landmarks: np.ndarray) -> tuple[float, float, float, float]:
     """Derive a dlib-like detector box from 68 landmarks.
 
-    Used by :meth:`FaceDetector.track` to place the shape predictor where the HOG detector would
-    have put its box, so that the predictor sees the framing it was trained with.
+    Places a box where the HOG detector would have put its box (the framing the shape predictor
+    and the CoarseNet were trained with).
 
     Args:
         landmarks: ``[68, 2]`` image pixels.
@@ -131,15 +125,6 @@ def box_from_landmarks(landmarks: np.ndarray) -> tuple[float, float, float, floa
     centre = lm.mean(0) + _BOX_OFFSET * extent
     half = 0.5 * _BOX_SCALE * extent
     return (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
-
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """Intersection over union of two ``(x0, y0, x1, y1)`` boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def check_image(image_rgb: np.ndarray) -> np.ndarray:
@@ -193,48 +178,6 @@ class ShapePredictor:
         )
         shape = self._predictor(image, rect)
         return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-
-    def track(
-        self,
-        image_rgb: np.ndarray,
-        previous_box: Detection | np.ndarray | tuple[float, float, float, float],
-    ) -> Detection | None:
-        """Fast path: landmarks near the previous face without running a face detector.
-
-        Args:
-            image_rgb: ``[H, W, 3]`` uint8 RGB (the new frame).
-            previous_box: The previous :class:`Detection`, its ``[68, 2]`` landmarks, or an
-                ``(x0, y0, x1, y1)`` box. Landmarks are preferred: the predictor box is derived
-                from them with :func:`box_from_landmarks`.
-
-        Returns:
-            The new detection, whose ``score`` is the IoU between the previous and the new
-            landmark-derived boxes, or ``None`` when the box has left the image (the caller
-            should fall back to :meth:`detect`).
-        """
-        image = check_image(image_rgb)
-        if isinstance(previous_box, Detection):
-            prev = box_from_landmarks(previous_box.landmarks)
-        else:
-            arr = np.asarray(previous_box, dtype=np.float64)
-            if arr.shape == (N_LANDMARKS, 2):
-                prev = box_from_landmarks(arr)
-            elif arr.shape == (4,):
-                prev = tuple(float(v) for v in arr)  # type: ignore[assignment]
-            else:
-                raise ValueError(
-                    "previous_box must be a Detection, [68, 2] landmarks or a 4-box, "
-                    f"got shape {arr.shape}"
-                )
-        height, width = image.shape[:2]
-        inside_w = min(prev[2], width - 1) - max(prev[0], 0.0)
-        inside_h = min(prev[3], height - 1) - max(prev[1], 0.0)
-        side = max(prev[2] - prev[0], 1e-6)
-        if inside_w < 0.5 * side or inside_h < 0.5 * side:
-            return None
-        landmarks = self.predict(image, prev)
-        new_box = box_from_landmarks(landmarks)
-        return Detection(box=new_box, landmarks=landmarks, score=_iou(prev, new_box))
 
 
 class FaceDetector:
@@ -319,11 +262,3 @@ class FaceDetector:
             detections.append(Detection(box=box, landmarks=self._predict(image, box), score=score))
         detections.sort(key=lambda d: -d.score)
         return detections
-
-    def track(
-        self,
-        image_rgb: np.ndarray,
-        previous_box: Detection | np.ndarray | tuple[float, float, float, float],
-    ) -> Detection | None:
-        """Fast path without the HOG detector: see :meth:`ShapePredictor.track`."""
-        return self.landmark_predictor.track(image_rgb, previous_box)

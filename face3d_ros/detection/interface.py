@@ -37,14 +37,6 @@ class FaceDetectorLike(Protocol):
         """Faces in a uint8 RGB ``[H, W, 3]`` frame, by decreasing score (68 landmarks each)."""
         ...
 
-    def track(
-        self,
-        image_rgb: np.ndarray,
-        previous_box: Detection | np.ndarray | tuple[float, float, float, float],
-    ) -> Detection | None:
-        """Landmarks near a previous face without the detector (None when it left the frame)."""
-        ...
-
 
 def _make_dlib(predictor_path: str | os.PathLike[str] | None) -> FaceDetectorLike:
     from face3d_ros.detection.detector import FaceDetector
