@@ -152,7 +152,7 @@ def test_engine_chain_on_builtin_photos_resumes(tmp_path) -> None:
     cache = tmp_path / "cache"
     args = [
         "--source", f"built={photos}", "--cache", str(cache), "--jobs", "1",
-        "--coarse-per-photo", "2", "--tracking-per-photo", "1", "--fine-samples", "2",
+        "--coarse-per-photo", "2", "--tracking-per-photo", "1", "--fine-per-photo", "1",
         "--videos", "--sheet", str(tmp_path / "sheet.png"),
     ]  # fmt: skip
     assert main(args) == 0

@@ -70,7 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0, help="global seed (subsets and samples)")
     ap.add_argument("--coarse-per-photo", type=int, default=10)
     ap.add_argument("--tracking-per-photo", type=int, default=10)
-    ap.add_argument("--fine-samples", type=int, default=20000, help="FineNet samples in all")
+    ap.add_argument(
+        "--fine-per-photo",
+        type=int,
+        default=5,
+        help="FineNet samples per accepted fit (5 x 4,000 fits = the issue's 20,000)",
+    )
+    ap.add_argument(
+        "--overwrite-sets",
+        action="store_true",
+        help="regenerate the sets (needed after changing their settings or the gate)",
+    )
     ap.add_argument("--detail-fraction", type=float, default=0.25, help="dataset B share")
     ap.add_argument("--videos", nargs="*", default=None, help="videos for the motion statistics")
     ap.add_argument("--sheet", default=None, help="contact sheet PNG (stage sheet)")

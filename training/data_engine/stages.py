@@ -239,6 +239,7 @@ def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
         coarse_cfg=CoarseConfig(),
         names=job["names"],
         detail_sources=job.get("detail_sources"),
+        overwrite=job.get("overwrite", False),
         progress=False,
         log=lambda m: None,
     )
@@ -277,6 +278,7 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
             "motion": str(motion) if motion.is_file() else None,
             "names": accepted,
             "detail_sources": detailed if detail else None,
+            "overwrite": bool(eng.args.overwrite_sets),
         }
         for i in range(n)
     ]
@@ -318,10 +320,8 @@ def stage_tracking(eng: Any) -> None:
 
 
 def stage_fine(eng: Any) -> None:
-    """The FineNet set: ``--fine-samples`` in all, details from dataset B onto every fit."""
-    accepted, _ = accepted_fits(eng)
-    per_photo = max(1, int(np.ceil(eng.args.fine_samples / max(len(accepted), 1))))
-    _run_synth(eng, "fine", per_photo, detail=True)
+    """The FineNet set: ``--fine-per-photo`` per accepted fit, details from dataset B."""
+    _run_synth(eng, "fine", eng.args.fine_per_photo, detail=True)
 
 
 def stage_sheet(eng: Any, per_source: int = 2) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "rasterize_mesh",
     "render_textured",
     "select_shard",
+    "select_shard_by_name",
     "sh_shading_np",
     "to_uint8",
     "unit_rng",
@@ -62,6 +63,15 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 def select_shard(items: Sequence[Any], index: int, count: int) -> list[Any]:
     """Every ``count``-th item starting at ``index`` (a deterministic split of the inputs)."""
     return list(items[index::count])
+
+
+def select_shard_by_name(names: Sequence[str], index: int, count: int) -> list[str]:
+    """The names whose CRC-32 is ``index`` modulo ``count``.
+
+    Unlike :func:`select_shard`, a name stays in its part when names are added or removed, so a
+    dataset grown with more photos resumes without moving (and duplicating) finished photos.
+    """
+    return [n for n in names if zlib.crc32(n.encode()) % count == index]
 
 
 def unit_rng(seed: int, kind: str, name: str, sample: int) -> np.random.Generator:

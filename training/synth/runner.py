@@ -23,7 +23,7 @@ import numpy as np
 
 from training.datasets.shards import INDEX_NAME, ShardWriter, read_index
 from training.synth.coarse import CoarseConfig, generate_coarse
-from training.synth.common import PhotoFit, load_photo_fit, select_shard
+from training.synth.common import PhotoFit, load_photo_fit, select_shard_by_name
 from training.synth.fine import FineConfig, generate_fine
 from training.synth.motion import MotionModel
 from training.synth.tracking import TrackingConfig, generate_tracking
@@ -158,12 +158,9 @@ def run_synthesis(
         "per_photo": per_photo,
         "shard": list(shard),
         "max_coeff_rms": max_coeff_rms,
-        "names_digest": hashlib.sha256("\n".join(names).encode()).hexdigest()[:16],
+        # photos are split by a hash of their name: a part keeps its photos when fits are added
+        "split": "crc32",
     }
-    if detail_sources is not None:
-        config["detail_sources_digest"] = hashlib.sha256(
-            "\n".join(detail_sources).encode()
-        ).hexdigest()[:16]
     if kind in ("coarse", "tracking"):
         config["coarse"] = dataclasses.asdict(coarse_cfg)
     if kind == "fine":
@@ -221,7 +218,7 @@ def run_synthesis(
         names = [n for n in names if n not in rejected]
         if not names:
             raise ValueError(f"every fit in {fits_dir} exceeds max_coeff_rms={max_coeff_rms}")
-    mine = select_shard(names, *shard)
+    mine = select_shard_by_name(names, *shard)
     t0 = time.time()
     cache: dict[str, PhotoFit] = {}
 
