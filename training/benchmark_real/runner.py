@@ -60,6 +60,13 @@ METHODS: dict[str, str] = {
 }
 
 
+def _sheet_sample(label: str, image: Any, reference: Any, net: Any) -> SheetSample:
+    """A contact-sheet tile: the image, the reference landmarks and the net's output (if any)."""
+    if net is None:
+        return SheetSample(label, image, reference, None, None, None)
+    return SheetSample(label, image, reference, net.landmarks, net.vertices, net.pose)
+
+
 class MemoDetector:
     """Wrap a face detector so that ``detect`` on an identical image returns the cached result.
 
@@ -429,16 +436,8 @@ class Bench:
             records.append(rec)
             if sheet is not None and f"{ph.set}/{ph.name}" in sheet_names:
                 net = preds.get("net")
-                sheet.append(
-                    SheetSample(
-                        f"{ph.set}/{ph.name}\nnet NME {rec['nme'].get('net') or float('nan'):.3f}",
-                        image,
-                        ref,
-                        None if net is None else net.landmarks,
-                        None if net is None else net.vertices,
-                        None if net is None else net.pose,
-                    )
-                )
+                label = f"{ph.set}/{ph.name}\nnet NME {rec['nme'].get('net') or float('nan'):.3f}"
+                sheet.append(_sheet_sample(label, image, ref, net))
             if (i + 1) % 10 == 0 or i + 1 == len(photos):
                 self.log(f"  {ph.set}: {i + 1}/{len(photos)}")
         return records
@@ -486,16 +485,7 @@ class Bench:
                 net = preds.get("net")
                 yaw = rec["pose_deg"].get("net", [None] * 3)[1]
                 label = f"{ph.name}\nyaw net {'-' if yaw is None else round(yaw)} PnP {pnp[1]:.0f}"
-                sheet.append(
-                    SheetSample(
-                        label,
-                        image,
-                        ref,
-                        None if net is None else net.landmarks,
-                        None if net is None else net.vertices,
-                        None if net is None else net.pose,
-                    )
-                )
+                sheet.append(_sheet_sample(label, image, ref, net))
             if (i + 1) % 50 == 0 or i + 1 == len(photos):
                 self.log(f"  {ph.set}: {i + 1}/{len(photos)}")
         return records

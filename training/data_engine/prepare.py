@@ -102,7 +102,7 @@ class Preparer:
             return None
         half = 0.5 * aligned_box * min(h, w)
         box = (0.5 * w - half, 0.5 * h - half, 0.5 * w + half, 0.5 * h + half)
-        lms = self.detector._predict(np.ascontiguousarray(rgb), box)  # noqa: SLF001
+        lms = self.detector.landmark_predictor.predict(np.ascontiguousarray(rgb), box)
         return Detection(box=box, landmarks=lms, score=0.0), (0, 0), "aligned_box"
 
     def prepare(
