@@ -32,12 +32,16 @@ import numpy as np
 __all__ = [
     "ASTRONAUT_FACE_CENTER",
     "ASTRONAUT_FACE_SIZE",
+    "MultiFaceSequenceConfig",
     "SampleFrame",
     "SampleSequenceConfig",
     "astronaut_image",
     "face_box",
     "face_center",
     "face_transform",
+    "multi_face_centers",
+    "multi_face_frame",
+    "multi_face_present",
     "sample_frame",
     "sample_sequence",
 ]
@@ -253,3 +257,146 @@ def sample_sequence(config: SampleSequenceConfig | None = None) -> Iterator[Samp
     config = config or SampleSequenceConfig()
     for index in range(config.n_frames):
         yield sample_frame(index, config)
+
+
+@dataclass(frozen=True)
+class MultiFaceSequenceConfig:
+    """Parameters of a sample sequence with several faces (multi-face tracking tests, benchmark).
+
+    Copies of the sample photo's face, each cut out with a soft elliptical mask and tinted
+    differently (so that they also differ in appearance), move over a smooth background. With
+    ``swap`` the first two faces exchange sides during the sequence, passing each other at
+    different heights; ``absent`` lists ``(face, first_frame, n_frames)`` runs where a face is
+    not in the picture (it comes back where it would have been).
+
+    Attributes:
+        n_frames: Number of frames.
+        width: Frame width in pixels.
+        height: Frame height in pixels.
+        fps: Frame rate.
+        n_faces: Number of faces (1 to 4).
+        face_scale: Scale of the photo's face (1.0 = about 92 px).
+        swap: Faces 0 and 1 exchange sides (else every face stays in its place, with a small
+            sway).
+        absent: ``(face index, first frame, number of frames)`` runs without that face.
+    """
+
+    n_frames: int = 40
+    width: int = 640
+    height: int = 480
+    fps: float = 30.0
+    n_faces: int = 2
+    face_scale: float = 0.9
+    swap: bool = True
+    absent: tuple[tuple[int, int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        """Validate the configuration.
+
+        Raises:
+            ValueError: If a size or count is out of range.
+        """
+        if not 1 <= self.n_faces <= len(_FACE_TINTS):
+            raise ValueError(f"n_faces must be in [1, {len(_FACE_TINTS)}], got {self.n_faces}")
+        if self.width < 64 or self.height < 64:
+            raise ValueError(f"frame must be at least 64x64, got {self.width}x{self.height}")
+        if not self.face_scale > 0:
+            raise ValueError(f"face_scale must be > 0, got {self.face_scale}")
+        if self.n_frames < 0:
+            raise ValueError(f"n_frames must be >= 0, got {self.n_frames}")
+
+
+#: Per-face RGB gains (face 0 untinted).
+_FACE_TINTS: tuple[tuple[float, float, float], ...] = (
+    (1.0, 1.0, 1.0), (0.92, 0.98, 1.08), (1.08, 1.0, 0.9), (1.04, 0.96, 1.02),
+)
+#: Rest positions (fractions of width, height) of the faces when they do not swap.
+_FACE_SLOTS: tuple[tuple[float, float], ...] = (
+    (0.25, 0.33), (0.75, 0.67), (0.75, 0.3), (0.25, 0.7),
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _face_cutout(tint: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The tinted photo and the soft elliptical mask of its face (float32, photo size)."""
+    photo = _astronaut().astype(np.float32) * np.asarray(tint, np.float32)
+    photo = np.clip(photo, 0, 255)
+    h, w = photo.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = ASTRONAUT_FACE_CENTER
+    r = ((xx - cx) / (0.62 * ASTRONAUT_FACE_SIZE)) ** 2 + ((yy - cy + 6) / (0.8 *
+                                                                          ASTRONAUT_FACE_SIZE)) ** 2
+    mask = np.clip((1.25 - r) / 0.35, 0.0, 1.0).astype(np.float32)
+    return photo, mask
+
+
+def multi_face_centers(index: int, config: MultiFaceSequenceConfig) -> list[tuple[float, float]]:
+    """Frame positions (u, v) of every face's centre at one frame (present or not).
+
+    Args:
+        index: Frame index.
+        config: Sequence configuration.
+
+    Returns:
+        One ``(u, v)`` per face, in pixels.
+    """
+    t = index / max(config.n_frames - 1, 1)
+    out = []
+    for k in range(config.n_faces):
+        fx, fy = _FACE_SLOTS[k]
+        if config.swap and k < 2:
+            # 0 goes left -> right along the upper row, 1 right -> left along the lower row.
+            fx = 0.22 + 0.56 * (t if k == 0 else 1.0 - t)
+        else:
+            fx += 0.03 * math.sin(2 * math.pi * (index / config.fps) / 3.0 + k)
+        out.append((fx * config.width, fy * config.height))
+    return out
+
+
+def multi_face_present(index: int, config: MultiFaceSequenceConfig) -> list[bool]:
+    """Whether each face is in the picture at one frame."""
+    present = [True] * config.n_faces
+    for face, start, length in config.absent:
+        if 0 <= face < config.n_faces and start <= index < start + length:
+            present[face] = False
+    return present
+
+
+def multi_face_frame(index: int, config: MultiFaceSequenceConfig | None = None) -> np.ndarray:
+    """Render one frame of the multi-face sequence.
+
+    Args:
+        index: Frame index (>= 0).
+        config: Sequence configuration (default: ``MultiFaceSequenceConfig()``).
+
+    Returns:
+        uint8 ``[height, width, 3]`` RGB frame.
+
+    Raises:
+        ValueError: If ``index`` is negative.
+    """
+    config = config or MultiFaceSequenceConfig()
+    if index < 0:
+        raise ValueError(f"frame index must be >= 0, got {index}")
+    h, w = config.height, config.width
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    background = np.stack([
+        110 + 20 * np.sin(xx / 97.0) + 10 * np.cos(yy / 61.0),
+        115 + 15 * np.cos(xx / 73.0 + yy / 151.0),
+        120 + 18 * np.sin(yy / 83.0),
+    ], axis=-1)
+    frame = background.astype(np.float32)
+    centres = multi_face_centers(index, config)
+    for k, (present, (cx, cy)) in enumerate(
+        zip(multi_face_present(index, config), centres, strict=True)
+    ):
+        if not present:
+            continue
+        photo, mask = _face_cutout(_FACE_TINTS[k])
+        matrix = cv2.getRotationMatrix2D(ASTRONAUT_FACE_CENTER, 0.0, config.face_scale)
+        matrix[0, 2] += cx - ASTRONAUT_FACE_CENTER[0]
+        matrix[1, 2] += cy - ASTRONAUT_FACE_CENTER[1]
+        warped = cv2.warpAffine(photo, matrix, (w, h), flags=cv2.INTER_LINEAR)
+        alpha = cv2.warpAffine(mask, matrix, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+        frame = frame * (1.0 - alpha) + warped * alpha
+    return np.clip(frame + 0.5, 0, 255).astype(np.uint8)

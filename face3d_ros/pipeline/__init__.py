@@ -11,16 +11,24 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "MultiFaceConfig",
+    "MultiFaceTracker",
+    "MultiTrackResult",
     "STAGES",
     "STATE_NAMES",
     "TrackResult",
     "TrackState",
+    "TrackedFace",
     "Tracker",
     "TrackerConfig",
     "validate_image",
 ]
 
 _WHERE = {name: "face3d_ros.pipeline.tracker" for name in __all__}
+_WHERE.update(
+    {name: "face3d_ros.pipeline.multi"
+     for name in ("MultiFaceConfig", "MultiFaceTracker", "MultiTrackResult", "TrackedFace")}
+)
 _WHERE.update(STATE_NAMES="face3d_ros.pipeline.states", TrackState="face3d_ros.pipeline.states")
 
 

@@ -76,6 +76,7 @@ __all__ = [
     "TrackState",
     "Tracker",
     "TrackerConfig",
+    "detection_area",
     "validate_image",
 ]
 
@@ -240,6 +241,12 @@ class TrackResult:
     def has_face(self) -> bool:
         """Whether this result carries a reconstruction."""
         return self.params is not None
+
+
+def detection_area(detection: Any) -> float:
+    """Area in square pixels of a detection's box (the largest face is the one tracked)."""
+    x0, y0, x1, y1 = detection.box
+    return float((x1 - x0) * (y1 - y0))
 
 
 def validate_image(image_rgb: Any) -> np.ndarray:
@@ -681,17 +688,46 @@ class Tracker:
         result.timings_ms = timings
         return result
 
+    def start(self, image_rgb: np.ndarray, detection: Any) -> TrackResult:
+        """Forget the current track and initialise a new one on a given detection.
+
+        What :meth:`step` does on a frame without a track, with the detection chosen by the
+        caller (multi-face tracking: :class:`face3d_ros.pipeline.multi.MultiFaceTracker`
+        detects once per frame and hands each new face to its own tracker).
+
+        Args:
+            image_rgb: uint8 ``[H, W, 3]`` RGB (float in [0, 1] also accepted).
+            detection: A :class:`~face3d_ros.detection.detector.Detection` in this image.
+
+        Returns:
+            The frame's :class:`TrackResult` (INITIALISING with parameters, or INITIALISING /
+            LOST without when the reconstruction is implausible).
+
+        Raises:
+            ValueError: Invalid frame (see :meth:`step`); the state is then unchanged.
+        """
+        image = validate_image(image_rgb)
+        t_start = time.perf_counter()
+        self.reset()
+        timings = dict.fromkeys(STAGES, 0.0)
+        index = self._frame_index
+        self._frame_index += 1
+        result = self._start_from(image, detection, timings)
+        result.frame_index = index
+        timings["total"] = (time.perf_counter() - t_start) * 1e3
+        result.timings_ms = timings
+        return result
+
     def _initialise(self, image: np.ndarray, timings: dict) -> TrackResult:
         t0 = time.perf_counter()
         detections = self.detector.detect(image)[: self.config.detect_max_faces]
         timings["detect"] += (time.perf_counter() - t0) * 1e3
         if not detections:
             return self._lose("no face detected", timings)
+        return self._start_from(image, max(detections, key=detection_area), timings)
 
-        def area(d: Any) -> float:
-            return (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])
-
-        det = max(detections, key=area)
+    def _start_from(self, image: np.ndarray, det: Any, timings: dict) -> TrackResult:
+        """Single-image CoarseNet on one detection: the first frame of a track."""
         box, a_id, a_exp, pose = self._coarse_from_box(image, det.box, timings)
         params = _RawParams(
             alpha_id=a_id,
