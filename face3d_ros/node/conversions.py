@@ -13,11 +13,18 @@ cv_bridge exists). The module never imports cv_bridge at import time.
 
 Supported encodings: ``rgb8``, ``bgr8``, ``rgba8``, ``bgra8``, ``mono8``, ``mono16``,
 ``32FC1`` (and ``8UC1``/``8UC3`` aliases are *not* accepted, to stay explicit).
+
+``sensor_msgs/CompressedImage`` (image_transport's ``compressed`` transport, JPEG or PNG) is
+decoded by :func:`compressed_to_rgb8` with OpenCV into the same RGB uint8 array, after the same
+kind of checks (format, image size read from the JPEG/PNG header before decoding, data
+integrity); :class:`ImageConverter` decodes either message type.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
+import struct
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -25,12 +32,19 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "COMPRESSED_FORMATS",
     "ENCODINGS",
+    "IMAGE_TRANSPORTS",
+    "FrameInfo",
     "ImageConverter",
+    "compressed_size",
+    "compressed_to_rgb8",
     "image_to_numpy",
     "image_to_rgb8",
     "numpy_to_image",
     "quote_untrusted",
+    "rgb8_to_compressed",
+    "transport_topic",
     "validate_image",
 ]
 
@@ -67,6 +81,17 @@ def quote_untrusted(text: Any, limit: int = MAX_QUOTED) -> str:
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
+def _check_size(width: int, height: int, max_pixels: int | None) -> None:
+    """Refuse a zero-size image or one of more than ``max_pixels`` pixels (ValueError)."""
+    if height <= 0 or width <= 0:
+        raise ValueError(f"zero-size image: width={width} height={height}")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ValueError(
+            f"image too large: {width}x{height} = {width * height} pixels > max_image_pixels "
+            f"{max_pixels}"
+        )
+
+
 def validate_image(msg: Any, max_pixels: int | None = None) -> _Encoding:
     """Check an Image message's metadata against its data buffer.
 
@@ -89,13 +114,7 @@ def validate_image(msg: Any, max_pixels: int | None = None) -> _Encoding:
             f"{', '.join(ENCODINGS)}"
         )
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height <= 0 or width <= 0:
-        raise ValueError(f"zero-size image: width={width} height={height}")
-    if max_pixels is not None and width * height > max_pixels:
-        raise ValueError(
-            f"image too large: {width}x{height} = {width * height} pixels > max_image_pixels "
-            f"{max_pixels}"
-        )
+    _check_size(width, height, max_pixels)
     pixel = enc.dtype.itemsize * enc.channels
     row = width * pixel
     if step < row:
@@ -243,6 +262,241 @@ def numpy_to_image(
     return msg
 
 
+# ------------------------------------------------------------------ compressed transport
+
+#: Input transports (image_transport's names): ``raw`` = sensor_msgs/Image on the image topic,
+#: ``compressed`` = sensor_msgs/CompressedImage on ``<image topic>/compressed``.
+IMAGE_TRANSPORTS: tuple[str, ...] = ("raw", "compressed")
+#: Compressions a CompressedImage may carry (named in its ``format``).
+COMPRESSED_FORMATS: tuple[str, ...] = ("jpeg", "png")
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: JPEG start-of-frame markers: SOF0..SOF15 except DHT (0xC4), JPG (0xC8) and DAC (0xCC).
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+#: Colour encodings, for image_transport's reading of a ``format`` (see :func:`_parse_format`).
+_COLOUR = frozenset({"rgb8", "rgba8", "rgb16", "rgba16", "bgr8", "bgra8", "bgr16", "bgra16"})
+_TRANSPORT_FORMAT = re.compile(r"(jpeg|jpg|png) compressed\s*(\S*)")
+
+
+def transport_topic(base: str, transport: str) -> str:
+    """The topic that carries ``transport`` for the image topic ``base`` (image_transport's rule).
+
+    ``raw`` is ``base`` itself, ``compressed`` is ``base + "/compressed"``; pass the resolved
+    (remapped) name: ``/camera/color/image_raw`` -> ``/camera/color/image_raw/compressed``.
+
+    Raises:
+        ValueError: ``transport`` is not one of :data:`IMAGE_TRANSPORTS`.
+    """
+    if transport not in IMAGE_TRANSPORTS:
+        raise ValueError(
+            f"image transport must be one of {', '.join(IMAGE_TRANSPORTS)}, got {transport!r}"
+        )
+    return base if transport == "raw" else f"{base.rstrip('/')}/compressed"
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """What the node and the replay read of an input message besides its pixels.
+
+    A CompressedImage has no ``width`` and ``height``: :meth:`ImageConverter.decode` returns
+    this stand-in with the decoded image's size and the message's header (the fields of
+    sensor_msgs/Image used after decoding).
+    """
+
+    header: Any
+    width: int
+    height: int
+
+
+def _parse_format(fmt: Any) -> tuple[str, bool]:
+    """``(compression, stored_rgb)`` of a CompressedImage ``format``.
+
+    Accepted: ``jpeg``, ``jpg`` or ``png`` alone (cameras, older publishers) and image_transport's
+    ``"<encoding>; <jpeg|png> compressed <target>"`` (``rgb8; jpeg compressed bgr8``,
+    ``mono8; png compressed mono8``). ``stored_rgb``: OpenCV's decode of the data is in RGB
+    rather than BGR order, the rule of image_transport's compressed subscriber: the format
+    names a colour encoding and its target does not start with ``bgr``.
+
+    Raises:
+        ValueError: any other format (``compressedDepth``, ``tiff``, empty, ...).
+    """
+    head, sep, tail = str(fmt).strip().partition(";")
+    if not sep:
+        name = head.lower()
+        if name in ("jpeg", "jpg", "png"):
+            return ("png" if name == "png" else "jpeg"), False
+    else:
+        match = _TRANSPORT_FORMAT.fullmatch(tail.strip().lower())
+        if match is not None:
+            compression = "png" if match.group(1) == "png" else "jpeg"
+            colour = head.strip().lower() in _COLOUR
+            return compression, colour and not match.group(2).startswith("bgr")
+    raise ValueError(
+        f"unsupported compressed image format {quote_untrusted(fmt)}; supported: jpeg, png, "
+        "or image_transport's '<encoding>; jpeg|png compressed <encoding>'"
+    )
+
+
+def compressed_size(data: Any, compression: str) -> tuple[int, int]:
+    """``(width, height)`` read from a JPEG frame header or a PNG IHDR, without decoding.
+
+    Args:
+        data: the compressed bytes (bytes, array.array('B'), memoryview, ...).
+        compression: ``jpeg`` or ``png``.
+
+    Returns:
+        The image size in pixels.
+
+    Raises:
+        ValueError: the data does not start with that format's signature, or its header is
+            corrupt or cut short.
+    """
+    buf = memoryview(data)
+    if buf.format != "B":
+        buf = buf.cast("B")
+    n = len(buf)
+    if compression == "png":
+        if bytes(buf[:8]) != _PNG_MAGIC:
+            raise ValueError(f"not PNG data (format says png): starts with {bytes(buf[:8]).hex()}")
+        if n < 24 or bytes(buf[12:16]) != b"IHDR":
+            raise ValueError(f"corrupt PNG data ({n} bytes): no IHDR header")
+        width, height = struct.unpack(">II", buf[16:24])
+        return int(width), int(height)
+    if bytes(buf[:3]) != _JPEG_MAGIC:
+        raise ValueError(f"not JPEG data (format says jpeg): starts with {bytes(buf[:8]).hex()}")
+    i = 2
+    while i + 4 <= n:
+        if buf[i] != 0xFF:
+            raise ValueError(f"corrupt JPEG data ({n} bytes): no marker at byte {i}")
+        marker = buf[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # TEM, RSTn: no length field
+            i += 2
+            continue
+        if marker in (0xD9, 0xDA):  # EOI or start of scan before any frame header
+            raise ValueError(f"corrupt JPEG data ({n} bytes): no frame header")
+        length = (buf[i + 2] << 8) | buf[i + 3]
+        if length < 2:
+            raise ValueError(f"corrupt JPEG data ({n} bytes): segment length {length}")
+        if marker in _JPEG_SOF and i + 9 <= n:
+            return (buf[i + 7] << 8) | buf[i + 8], (buf[i + 5] << 8) | buf[i + 6]
+        i += 2 + length
+    raise ValueError(f"truncated JPEG data ({n} bytes): it ends before its frame header")
+
+
+def _jpeg_complete(buf: memoryview) -> bool:
+    """Whether JPEG data ends with its end-of-image marker (zero padding after it allowed)."""
+    return bytes(buf[-64:]).rstrip(b"\x00").endswith(b"\xff\xd9")
+
+
+def compressed_to_rgb8(msg: Any, max_pixels: int | None = None) -> np.ndarray:
+    """Decode a CompressedImage (JPEG or PNG) into RGB uint8 ``[H, W, 3]``, as the raw path does.
+
+    Checks, in order: the ``format`` (see :func:`_parse_format`), the data's signature, the
+    size in its header against ``max_pixels`` (nothing is decoded for a larger image), that a
+    JPEG ends with its end-of-image marker (OpenCV decodes a cut-off JPEG with a grey lower
+    part instead of failing), the decode itself (``cv2.imdecode``, ``IMREAD_UNCHANGED``:
+    EXIF orientation ignored, as image_transport does) and that the decoded size is the
+    header's (so the bound holds after decoding too). Grey images are repeated to three
+    channels, alpha is dropped, 16-bit PNGs keep the high byte (as ``mono16``). Channel order
+    follows the ``format`` as image_transport's compressed subscriber reads it: BGR (OpenCV's
+    order) unless it names a colour encoding with a target that is not ``bgr...``.
+
+    Args:
+        msg: a ``sensor_msgs.msg.CompressedImage`` (or any object with ``format`` and
+            ``data``).
+        max_pixels: largest ``width * height`` accepted (None: no bound).
+
+    Returns:
+        RGB uint8 ``[H, W, 3]``, contiguous (never a view of the message).
+
+    Raises:
+        ValueError: an unsupported format, data that is not that format, a zero-size image or
+            one larger than ``max_pixels``, truncated or corrupt data.
+    """
+    import cv2  # OpenCV only for this transport; the raw path stays numpy
+
+    compression, stored_rgb = _parse_format(msg.format)
+    buf = memoryview(msg.data)
+    if buf.format != "B":
+        buf = buf.cast("B")
+    width, height = compressed_size(buf, compression)
+    _check_size(width, height, max_pixels)
+    name = compression.upper()
+    if compression == "jpeg" and not _jpeg_complete(buf):
+        raise ValueError(f"truncated JPEG data ({len(buf)} bytes): no end-of-image marker")
+    arr = cv2.imdecode(np.frombuffer(buf, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ValueError(f"corrupt {name} data ({len(buf)} bytes): OpenCV cannot decode it")
+    _check_size(int(arr.shape[1]), int(arr.shape[0]), max_pixels)
+    if arr.shape[:2] != (height, width):
+        raise ValueError(
+            f"corrupt {name} data: decoded {arr.shape[1]}x{arr.shape[0]}, its header says "
+            f"{width}x{height}"
+        )
+    if arr.dtype == np.uint16:
+        arr = (arr >> 8).astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        raise ValueError(f"unsupported {name} sample type {arr.dtype}")
+    if arr.ndim == 2:
+        out = np.repeat(arr[..., None], 3, axis=2)
+    elif arr.shape[2] in (3, 4):
+        out = arr[..., :3] if stored_rgb else arr[..., 2::-1]
+    else:
+        raise ValueError(f"unsupported {name} image with {arr.shape[2]} channels")
+    return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+def rgb8_to_compressed(
+    rgb: np.ndarray, compression: str = "jpeg", header: Any = None, *, quality: int = 95
+) -> Any:
+    """Build a ``sensor_msgs.msg.CompressedImage`` as image_transport's compressed publisher does.
+
+    The pixels go to OpenCV's encoder in BGR order and ``format`` says so:
+    ``"rgb8; jpeg compressed bgr8"`` or ``"rgb8; png compressed bgr8"``.
+
+    Args:
+        rgb: RGB uint8 ``[H, W, 3]``.
+        compression: ``jpeg`` or ``png``.
+        header: ``std_msgs.msg.Header`` copied into the message (default: empty header).
+        quality: JPEG quality 1..100 (the plugin's default 95); PNG uses compression level 3
+            (the plugin's default ``png_level``).
+
+    Returns:
+        The CompressedImage message.
+
+    Raises:
+        ValueError: an unknown compression, an array that is not RGB uint8, or an encoder
+            failure.
+    """
+    import cv2
+    from sensor_msgs.msg import CompressedImage  # ROS message import kept local
+
+    if compression not in COMPRESSED_FORMATS:
+        raise ValueError(
+            f"compression must be one of {', '.join(COMPRESSED_FORMATS)}, got {compression!r}"
+        )
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8 or 0 in arr.shape:
+        raise ValueError(f"expected RGB uint8 [H, W, 3], got {arr.dtype} {arr.shape}")
+    if compression == "jpeg":
+        ext, options = ".jpg", [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    else:
+        ext, options = ".png", [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    ok, data = cv2.imencode(ext, np.ascontiguousarray(arr[..., ::-1]), options)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {arr.shape[1]}x{arr.shape[0]} {compression}")
+    msg = CompressedImage()
+    if header is not None:
+        msg.header = header
+    msg.format = f"rgb8; {compression} compressed bgr8"
+    msg.data = data.tobytes()
+    return msg
+
+
 class ImageConverter:
     """Decodes Image messages, using ROS 2 ``cv_bridge`` when available and asked for.
 
@@ -253,6 +507,9 @@ class ImageConverter:
     cv_bridge counts as available only when it decodes a small test image correctly: a Python
     module that imports but whose compiled extension cannot load (a broken install) fails
     there, at construction, instead of on every frame.
+
+    :meth:`decode` takes a CompressedImage too (:func:`compressed_to_rgb8`, OpenCV whatever
+    the backend).
 
     Args:
         use_cv_bridge: ``"auto"`` (use it when it works, else numpy), ``"never"``, or
@@ -300,3 +557,22 @@ class ImageConverter:
             raise ValueError(f"cv_bridge could not decode the image: {exc}") from exc
         arr = np.ascontiguousarray(arr).astype(ENCODINGS[msg.encoding].dtype, copy=False)
         return _to_rgb8(arr, msg.encoding)
+
+    def decode(self, msg: Any) -> tuple[np.ndarray, Any]:
+        """Decode an Image or a CompressedImage (told apart by the latter's ``format`` field).
+
+        Args:
+            msg: ``sensor_msgs.msg.Image`` or ``sensor_msgs.msg.CompressedImage``.
+
+        Returns:
+            ``(rgb, info)``: RGB uint8 ``[H, W, 3]`` and what is read of the message after
+            decoding (``header``, ``width``, ``height``): the Image itself, or for a
+            CompressedImage a :class:`FrameInfo` with its header and the decoded size.
+
+        Raises:
+            ValueError: bad input (see :meth:`to_rgb8` and :func:`compressed_to_rgb8`).
+        """
+        if hasattr(msg, "format"):
+            rgb = compressed_to_rgb8(msg, self.max_pixels)
+            return rgb, FrameInfo(msg.header, int(rgb.shape[1]), int(rgb.shape[0]))
+        return self.to_rgb8(msg), msg

@@ -4,7 +4,8 @@
 
 Run (after ``source tools/env.sh``)::
 
-    python -m face3d_ros.node.demo [--out out/demo] [--frames 90] [--rate 10] [--overwrite]
+    python -m face3d_ros.node.demo [--out out/demo] [--frames 90] [--rate 10] [--overwrite] \
+        [--image-transport compressed]
 
 What happens, with no camera and no ROS install beyond this package's environment:
 
@@ -12,7 +13,10 @@ What happens, with no camera and no ROS install beyond this package's environmen
    ``python -m face3d_ros.node.face3d_node --ros-args --params-file config/face3d.yaml
    -r image:=/camera/image_raw -r camera_info:=/camera/camera_info`` plus the QoS override
    ``qos_overrides./camera/image_raw.subscription.reliability:=reliable`` (the demo's
-   publisher is reliable; see docs/node.md).
+   publisher is reliable; see docs/node.md). With ``--image-transport compressed`` the frames
+   are published as JPEG sensor_msgs/CompressedImage on ``/camera/image_raw/compressed`` and the
+   node runs with ``image_transport:=compressed`` (the QoS override names that topic); the bag
+   then records that CompressedImage topic, which ``face3d_ros.node.replay`` reads as well.
 2. This process publishes the sample sequence (:mod:`face3d_ros.sample_data`: the astronaut
    photo moving, with a run of face-less frames) with CameraInfo at a fixed rate, and records
    the inputs and all of the node's outputs into a ROS 2 bag (rosbags writer; MCAP by default).
@@ -85,37 +89,47 @@ def find_config(name: str = "face3d.yaml") -> pathlib.Path:
         raise DemoError(str(exc)) from exc
 
 
-def node_command(params_file: pathlib.Path, node_args: Sequence[str] = ()) -> list[str]:
+def node_command(
+    params_file: pathlib.Path, node_args: Sequence[str] = (), image_transport: str = "raw"
+) -> list[str]:
     """The command line that starts ``face3d_node`` as a launch file would.
 
     The node gets ``params_file``, the remappings ``image:=/camera/image_raw`` and
     ``camera_info:=/camera/camera_info`` and the QoS override that makes its image
     subscription reliable (the sample publisher is reliable; depth stays 1, newest frame
-    only), then ``node_args`` (e.g. ``["-p", "use_fine:=false"]``).
+    only), then ``node_args`` (e.g. ``["-p", "use_fine:=false"]``). With ``image_transport``
+    ``compressed`` it also gets ``image_transport:=compressed`` and the override names
+    ``/camera/image_raw/compressed``.
 
     Args:
         params_file: node parameter YAML.
         node_args: extra ``--ros-args`` items.
+        image_transport: ``raw`` or ``compressed``.
 
     Returns:
         ``argv`` for :func:`subprocess.Popen`.
     """
+    from face3d_ros.node.conversions import transport_topic
+
+    topic = transport_topic(IMAGE_TOPIC, image_transport)
+    transport = [] if image_transport == "raw" else ["-p", f"image_transport:={image_transport}"]
     return [
         sys.executable, "-m", "face3d_ros.node.face3d_node", "--ros-args",
         "--params-file", str(params_file),
-        "-r", f"image:={IMAGE_TOPIC}", "-r", f"camera_info:={INFO_TOPIC}",
-        "-p", f"qos_overrides.{IMAGE_TOPIC}.subscription.reliability:=reliable", *node_args,
+        "-r", f"image:={IMAGE_TOPIC}", "-r", f"camera_info:={INFO_TOPIC}", *transport,
+        "-p", f"qos_overrides.{topic}.subscription.reliability:=reliable", *node_args,
     ]
 
 
 def start_node(
-    params_file: pathlib.Path, node_args: Sequence[str], log_path: pathlib.Path
+    params_file: pathlib.Path, node_args: Sequence[str], log_path: pathlib.Path,
+    image_transport: str = "raw",
 ) -> subprocess.Popen:
     """Start :func:`node_command` as a separate process, stdout + stderr into ``log_path``."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with log_path.open("w") as log_file:
-        return subprocess.Popen(node_command(params_file, node_args), stdout=log_file,
-                                stderr=subprocess.STDOUT, env=env)
+        return subprocess.Popen(node_command(params_file, node_args, image_transport),
+                                stdout=log_file, stderr=subprocess.STDOUT, env=env)
 
 
 def wait_for_node(
@@ -236,6 +250,7 @@ def run_demo(
     storage: str = "mcap",
     overwrite: bool = False,
     startup_timeout: float = 120.0,
+    image_transport: str = "raw",
 ) -> dict[str, Any]:
     """Run the demo (see the module docstring) and return its summary.
 
@@ -250,6 +265,8 @@ def run_demo(
         storage: bag storage, ``mcap`` or ``sqlite3``.
         overwrite: replace an earlier output of the demo (never anything else).
         startup_timeout: seconds to wait for the node to load its model and subscribe.
+        image_transport: ``raw`` (sensor_msgs/Image) or ``compressed`` (JPEG CompressedImage
+            on ``/camera/image_raw/compressed``, recorded as such).
 
     Returns:
         The summary dict (also written to ``summary.json``).
@@ -267,7 +284,7 @@ def run_demo(
     from sensor_msgs.msg import Image
 
     from face3d_ros.msg import FaceParams
-    from face3d_ros.node.conversions import image_to_numpy
+    from face3d_ros.node.conversions import image_to_numpy, transport_topic
     from face3d_ros.node.replay import output_typestore
     from face3d_ros.node.sample_player import SamplePlayer, camera_info_for
     from face3d_ros.node.topics import OUTPUT_TOPICS, OUTPUT_TYPES, message_class
@@ -296,7 +313,7 @@ def run_demo(
     index_of: dict[tuple[int, int], int] = {}
     last_diag: dict[str, str] = {}
 
-    proc = start_node(params_file, node_args, log_path)
+    proc = start_node(params_file, node_args, log_path, image_transport)
     context = rclpy.context.Context()
     rclpy.init(args=["face3d_demo"], context=context)  # never parse this process's argv
     node = rclpy.create_node("face3d_demo", context=context)
@@ -310,7 +327,9 @@ def run_demo(
                 )
                 for name in OUTPUT_TOPICS
             }
-            in_img = writer.add_connection(IMAGE_TOPIC, "sensor_msgs/msg/Image", typestore=store)
+            in_type = "Image" if image_transport == "raw" else "CompressedImage"
+            in_img = writer.add_connection(transport_topic(IMAGE_TOPIC, image_transport),
+                                           f"sensor_msgs/msg/{in_type}", typestore=store)
             in_info = writer.add_connection(
                 INFO_TOPIC, "sensor_msgs/msg/CameraInfo", typestore=store
             )
@@ -350,7 +369,7 @@ def run_demo(
                         last_diag.update({kv.key: kv.value for kv in status.values})
 
             node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10, raw=True)
-            player = SamplePlayer(node, IMAGE_TOPIC, INFO_TOPIC)
+            player = SamplePlayer(node, IMAGE_TOPIC, INFO_TOPIC, transport=image_transport)
 
             wait_for_node(proc, player, executor, log_path, startup_timeout)
             period = 1.0 / rate
@@ -367,8 +386,7 @@ def run_demo(
                 ns = key[0] * 1_000_000_000 + key[1]
                 writer.write(in_info, ns, serialize_message(
                     camera_info_for(header, width, height, player.focal_px)))
-                writer.write(in_img, ns, serialize_message(
-                    player_image(frame.image, header)))
+                writer.write(in_img, ns, serialize_message(player.last_message))
             last = time.monotonic()
             seen = -1
             while time.monotonic() - last < 3.0 and time.monotonic() - t0 < frames * period + 120:
@@ -407,6 +425,7 @@ def run_demo(
     summary = {
         "frames_published": frames,
         "rate_hz": rate,
+        "image_transport": image_transport,
         "frames_processed": received["face_params"],
         "frames_not_processed": frames - received["face_params"],
         "outputs_received": received,
@@ -427,15 +446,10 @@ def run_demo(
     return summary
 
 
-def player_image(rgb: np.ndarray, header: Any) -> Any:
-    """The Image message the SamplePlayer publishes for ``rgb`` (rgb8), for the input record."""
-    from face3d_ros.node.conversions import numpy_to_image
-
-    return numpy_to_image(rgb, "rgb8", header)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; prints the summary. Returns 0, or 2 on a DemoError."""
+    from face3d_ros.node.conversions import IMAGE_TRANSPORTS
+
     ap = argparse.ArgumentParser(
         prog="face3d-demo", description=__doc__.split("\n\n")[0],
         epilog=("Guarantees: --out is created with a face3d_output.json marker. --overwrite "
@@ -455,6 +469,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--params-file", type=pathlib.Path, default=None,
                     help="node parameter YAML (default: config/face3d.yaml)")
     ap.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    ap.add_argument("--image-transport", choices=IMAGE_TRANSPORTS, default="raw",
+                    help="compressed: publish JPEG CompressedImage on "
+                         f"{IMAGE_TOPIC}/compressed and run the node with "
+                         "image_transport:=compressed")
     ap.add_argument("--overwrite", action="store_true",
                     help="replace an earlier output of the demo in --out (a folder with its "
                          "face3d_output.json and only the demo's files); anything else is "
@@ -472,7 +490,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         s = run_demo(args.out, frames=args.frames, rate=args.rate, width=args.width,
                      height=args.height, params_file=args.params_file,
-                     node_args=args.node_args, storage=args.storage, overwrite=args.overwrite)
+                     node_args=args.node_args, storage=args.storage, overwrite=args.overwrite,
+                     image_transport=args.image_transport)
     except DemoError as exc:
         print(f"face3d demo: error: {exc}", file=sys.stderr)
         return 2

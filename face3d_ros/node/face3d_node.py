@@ -5,9 +5,10 @@
 Lifecycle:
     * ``__init__``: declares parameters (with descriptors and validation).
     * ``on_configure``: creates the (lifecycle) publishers.
-    * ``on_activate``: loads the face model and the network weights, subscribes to ``image`` and
-      ``camera_info``. Missing or corrupt files -> logged error, FAILURE (the node stays
-      inactive and keeps running; fix the files and activate again).
+    * ``on_activate``: loads the face model and the network weights, subscribes to ``image``
+      (sensor_msgs/CompressedImage on ``<image>/compressed`` with ``image_transport:
+      compressed``) and ``camera_info``. Missing or corrupt files -> logged error, FAILURE
+      (the node stays inactive and keeps running; fix the files and activate again).
     * ``on_deactivate`` / ``on_cleanup``: unsubscribe and free the tracker / publishers.
     * ``autostart`` (default true): configure + activate on start, since there is no
       lifecycle manager here (launch_ros' LifecycleNode can still drive it when autostart is
@@ -30,6 +31,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -37,7 +39,8 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
+from tf2_msgs.msg import TFMessage
 
 from face3d_ros.node.builders import (
     CameraIntrinsics,
@@ -45,6 +48,7 @@ from face3d_ros.node.builders import (
     ModelInfo,
     build_depth_image,
     build_diagnostics,
+    build_face_array,
     build_face_params,
     build_overlay,
     choose_intrinsics,
@@ -52,11 +56,17 @@ from face3d_ros.node.builders import (
     serialize_mesh_marker,
 )
 from face3d_ros.node.camera_info import CameraInfoSource
-from face3d_ros.node.conversions import ImageConverter, numpy_to_image
+from face3d_ros.node.conversions import ImageConverter, numpy_to_image, transport_topic
+from face3d_ros.node.head_pose import build_head_transforms, build_pose_array
 from face3d_ros.node.log_throttle import LogThrottle
-from face3d_ros.node.parameters import NodeParams, declare_parameters, invalid_parameters
+from face3d_ros.node.parameters import (
+    NodeParams,
+    declare_parameters,
+    invalid_parameters,
+    multi_face_config,
+)
 from face3d_ros.node.stats import FrameStats
-from face3d_ros.node.topics import OUTPUT_TYPES, message_class
+from face3d_ros.node.topics import OUTPUT_TYPES, TF_TOPIC, message_class
 from face3d_ros.node.tracking import TrackerLoadError, load_tracker
 
 __all__ = ["Face3dNode", "main", "sensor_qos"]
@@ -79,6 +89,11 @@ def sensor_qos() -> QoSProfile:
 OUTPUT_QOS = QoSProfile(
     history=QoSHistoryPolicy.KEEP_LAST, depth=5, reliability=QoSReliabilityPolicy.RELIABLE
 )
+#: ``/tf``: what tf2_ros' TransformBroadcaster uses (reliable, volatile, depth 100).
+TF_QOS = QoSProfile(
+    history=QoSHistoryPolicy.KEEP_LAST, depth=100, reliability=QoSReliabilityPolicy.RELIABLE,
+    durability=QoSDurabilityPolicy.VOLATILE,
+)
 
 
 class Face3dNode(LifecycleNode):
@@ -100,7 +115,7 @@ class Face3dNode(LifecycleNode):
         )
         self._io_group = MutuallyExclusiveCallbackGroup()
         self._lock = threading.Lock()
-        self._pending: Image | None = None
+        self._pending: Image | CompressedImage | None = None
         self._stats = FrameStats()
         self._pubs: dict[str, Any] = {}
         self._diag_pub = None
@@ -111,7 +126,8 @@ class Face3dNode(LifecycleNode):
         self._worker: threading.Thread | None = None
         self._stop_worker = False
         self._tracker = None
-        self._init_counter = InitCounter()
+        self._init_counters: dict[int, InitCounter] = {}  # per face id
+        self._tf_pub = None
         self._model_info: ModelInfo | None = None
         self._converter: ImageConverter | None = None
         self._warned_no_camera_info = False
@@ -144,6 +160,7 @@ class Face3dNode(LifecycleNode):
             name: self.create_lifecycle_publisher(message_class(kind), name, OUTPUT_QOS)
             for name, kind in OUTPUT_TYPES
         }
+        self._tf_pub = self.create_lifecycle_publisher(TFMessage, TF_TOPIC[0], TF_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(
             p.diagnostics_period, self._publish_diagnostics, callback_group=self._io_group
@@ -166,8 +183,10 @@ class Face3dNode(LifecycleNode):
             self.get_logger().error(f"cannot activate: warm-up failed: {type(exc).__name__}: {exc}")
             self._state_name = "INACTIVE (load failed)"
             return TransitionCallbackReturn.FAILURE
-        self._tracker = tracker
-        self._init_counter = InitCounter()
+        from face3d_ros.pipeline.multi import MultiFaceTracker
+
+        self._tracker = MultiFaceTracker(tracker, multi_face_config(p))
+        self._init_counters = {}
         self._model_info = ModelInfo.from_model_data(model_data)
         self.get_logger().info(
             f"loaded model {self._model_info.model_id!r} ({self._model_info.n_vertices} vertices),"
@@ -178,9 +197,17 @@ class Face3dNode(LifecycleNode):
         self._worker = threading.Thread(target=self._inference_loop, name="face3d_inference",
                                         daemon=True)
         self._worker.start()
+        # image_transport's rule: the compressed stream is <resolved image topic>/compressed
+        image_type, image_topic = (Image, "image") if p.image_transport == "raw" else (
+            CompressedImage, transport_topic(self.resolve_topic_name("image"), "compressed"))
         self._image_sub = self.create_subscription(
-            Image, "image", self._on_image, sensor_qos(), callback_group=self._io_group,
+            image_type, image_topic, self._on_image, sensor_qos(),
+            callback_group=self._io_group,
             qos_overriding_options=QoSOverridingOptions.with_default_policies(),
+        )
+        self.get_logger().info(
+            f"image input: {p.image_transport} ({image_type.__name__} on "
+            f"{self._image_sub.topic_name})"
         )
         self._camera_info = CameraInfoSource(self, "camera_info", sensor_qos(), self._io_group)
         self.get_logger().info(f"CameraInfo lookup: {self._camera_info.backend}")
@@ -242,6 +269,9 @@ class Face3dNode(LifecycleNode):
         for pub in self._pubs.values():
             self.destroy_lifecycle_publisher(pub)
         self._pubs = {}
+        if self._tf_pub is not None:
+            self.destroy_lifecycle_publisher(self._tf_pub)
+            self._tf_pub = None
         if self._diag_timer is not None:
             self.destroy_timer(self._diag_timer)
             self._diag_timer = None
@@ -250,7 +280,7 @@ class Face3dNode(LifecycleNode):
             self._diag_pub = None
 
     # ------------------------------------------------------------------ data path
-    def _on_image(self, msg: Image) -> None:
+    def _on_image(self, msg: Image | CompressedImage) -> None:
         """Keep only the newest frame; one still waiting when another arrives is dropped."""
         with self._lock:
             if self._pending is not None:
@@ -279,7 +309,7 @@ class Face3dNode(LifecycleNode):
         stages: dict[str, float] = {}
         try:
             self._converter.max_pixels = self.get_parameter("max_image_pixels").value
-            rgb = self._converter.to_rgb8(msg)
+            rgb, frame = self._converter.decode(msg)  # frame: header, width, height
         except ValueError as exc:
             self._stats.bad += 1
             reason = str(exc)
@@ -291,7 +321,7 @@ class Face3dNode(LifecycleNode):
             return
         stages["decode"] = time.perf_counter() - t0
         try:
-            self._process(msg, rgb, tracker, stages)
+            self._process(frame, rgb, tracker, stages)
         except Exception as exc:  # keep running whatever a single frame does
             if not self.context.ok():  # shutting down (SIGINT): the frame in flight is dropped
                 return
@@ -319,28 +349,40 @@ class Face3dNode(LifecycleNode):
             )
         return cam
 
-    def _process(self, msg: Image, rgb: Any, tracker: Any, stages: dict[str, float]) -> None:
-        """Track one frame and publish its outputs; wall seconds per stage go into ``stages``.
+    def _process(self, msg: Any, rgb: Any, tracker: Any, stages: dict[str, float]) -> None:
+        """Track the faces of one frame and publish its outputs (seconds per stage in ``stages``).
 
-        Stages: ``track`` (Tracker.step; its own ``timings_ms`` as ``track_<stage>``), and
-        build + publish of ``face_params``, ``depth`` (both maps), ``mesh`` and ``overlay``
-        (0 when switched off). The depth maps, the mesh and the overlay are built only while
-        their topic has a subscriber (image_pipeline's depth_image_proc pattern), the mesh on
-        every ``mesh_every_n``-th frame with a face (its DELETE on a lost face always).
+        ``msg`` carries the input's ``header``, ``width`` and ``height``; ``tracker`` is the
+        :class:`~face3d_ros.pipeline.multi.MultiFaceTracker`. Stages: ``track``
+        (MultiFaceTracker.step, its ``timings_ms`` summed over the faces as ``track_<stage>``),
+        and build + publish of ``face_params`` (with ``faces``), ``depth`` (both maps, of the
+        primary face), ``mesh`` (one marker per face), ``overlay`` and ``tf`` (``/tf`` and
+        ``face_poses``); 0 when switched off. The depth maps, the mesh, the overlay and the
+        poses are built only while their topic has a subscriber (image_pipeline's
+        depth_image_proc pattern), the meshes on every ``mesh_every_n``-th frame with a face
+        (the DELETE of a lost face always).
         """
         p = NodeParams.from_node(self)
         clock = time.perf_counter
         t = clock()
-        result = tracker.step(rgb)
+        frame = tracker.step(rgb)
         stages["track"] = (t1 := clock()) - t
-        stages.update({f"track_{k}": v / 1000.0 for k, v in result.timings_ms.items()
+        stages.update({f"track_{k}": v / 1000.0 for k, v in frame.timings_ms.items()
                        if k != "total"})
+        result = frame.primary
         self._stats.set_state(published_state(result))
         header = msg.header
         model = self._model_info
+        counts = {f.face_id: self._init_counters.setdefault(f.face_id, InitCounter()).update(
+            f.result) for f in frame.faces}
+        for gone in frame.lost:
+            self._init_counters.pop(gone.face_id, None)
         self._pubs["face_params"].publish(
             build_face_params(result, header, model, msg.width, msg.height,
-                              self._init_counter.update(result))
+                              counts.get(frame.primary_id, 0))
+        )
+        self._pubs["faces"].publish(
+            build_face_array(frame.faces, header, model, msg.width, msg.height, counts)
         )
         stages["face_params"] = (t := clock()) - t1
         if p.publish_depth:
@@ -349,20 +391,59 @@ class Face3dNode(LifecycleNode):
                 if image is not None and self._subscribed(name):
                     self._pubs[name].publish(build_depth_image(image, header))
         stages["depth"] = (t1 := clock()) - t
-        if result.has_face:
+        cam = None
+        if frame.faces:
             self._mesh_faces += 1
-        mesh_due = not result.has_face or (self._mesh_faces - 1) % p.mesh_every_n == 0
-        if p.publish_mesh and mesh_due and self._subscribed("face_mesh"):
-            cam = self._intrinsics(msg, p)
-            self._pubs["face_mesh"].publish(
-                serialize_mesh_marker(result, header, model, cam, frame_id=p.mesh_frame)
-            )
+        if p.publish_mesh and self._subscribed("face_mesh"):
+            mesh_due = (self._mesh_faces - 1) % p.mesh_every_n == 0
+            shown = frame.faces if mesh_due else []
+            if shown:
+                cam = self._intrinsics(msg, p)
+            # a DELETE for each face lost on this frame; on a frame without any face at least
+            # one (id 0 when none was lost), so viewers get a marker on every face-less frame
+            deleted = frame.lost or ([] if frame.faces else [None])
+            for entry in (*shown, *deleted):
+                face_id = 0 if entry is None else entry.face_id
+                face = result if entry is None else entry.result
+                self._pubs["face_mesh"].publish(
+                    serialize_mesh_marker(face, header, model, cam, frame_id=p.mesh_frame,
+                                          marker_id=face_id)
+                )
         stages["mesh"] = (t := clock()) - t1
         if p.publish_overlay and self._subscribed("overlay"):
-            overlay = build_overlay(rgb, result, model)
+            overlay = build_overlay(rgb, result, model, faces=frame.faces)
             self._pubs["overlay"].publish(numpy_to_image(overlay, "rgb8", header))
-        stages["overlay"] = clock() - t
+        stages["overlay"] = (t1 := clock()) - t
+        poses_wanted = self._subscribed("face_poses")
+        if frame.faces and (p.publish_tf or poses_wanted):
+            self._publish_head_poses(frame.faces, msg, p, cam, poses_wanted)
+        elif poses_wanted:
+            self._pubs["face_poses"].publish(build_pose_array([], header, None,
+                                                              parent_frame=p.mesh_frame))
+        stages["tf"] = clock() - t1
         self._stats.published += 1
+
+    def _publish_head_poses(
+        self, faces: Any, msg: Any, p: NodeParams, cam: CameraIntrinsics | None, poses: bool
+    ) -> None:
+        """``/tf`` (``<camera frame> -> <face_frame_prefix><id>``) and ``face_poses``."""
+        header = msg.header
+        if not (p.mesh_frame or header.frame_id):
+            self.get_logger().warning(
+                "input image has an empty frame_id (and mesh_frame is not set): no head "
+                "poses on /tf or face_poses", throttle_duration_sec=10.0,
+            )
+            return
+        cam = cam or self._intrinsics(msg, p)
+        entries = [(str(f.face_id), np.asarray(f.result.params.pose)) for f in faces]
+        if p.publish_tf:
+            self._tf_pub.publish(build_head_transforms(
+                entries, header, cam, parent_frame=p.mesh_frame, prefix=p.face_frame_prefix
+            ))
+        if poses:
+            self._pubs["face_poses"].publish(
+                build_pose_array(entries, header, cam, parent_frame=p.mesh_frame)
+            )
 
     def _subscribed(self, name: str) -> bool:
         """Whether the output ``name`` has at least one subscriber (else it is not built)."""

@@ -24,6 +24,8 @@ from rcl_interfaces.msg import (
 )
 
 from face3d_ros.detection.interface import DETECTOR_NAMES
+from face3d_ros.node.conversions import IMAGE_TRANSPORTS
+from face3d_ros.pipeline.multi import PRIMARY_MODES, MultiFaceConfig
 from face3d_ros.pipeline.tracker import TrackerConfig
 from face3d_ros.runtime.backend import BACKEND_KINDS
 from face3d_ros.runtime.bundle import PRECISIONS
@@ -38,6 +40,7 @@ __all__ = [
     "declare_parameters",
     "invalid_parameters",
     "invalid_parameters_in",
+    "multi_face_config",
     "tracker_config",
     "validate",
 ]
@@ -46,6 +49,7 @@ __all__ = [
 BACKENDS = BACKEND_KINDS
 CV_BRIDGE_MODES = ("auto", "never", "always")
 _TC = {f.name: f.default for f in dataclasses.fields(TrackerConfig)}
+_MC = {f.name: f.default for f in dataclasses.fields(MultiFaceConfig)}
 #: TrackerConfig fields that are not node parameters, and why.
 TRACKER_FIELDS_NOT_PARAMETERS: dict[str, str] = {
     "crop_scale": "bound to the weights: the nets' contract gives it (a different value fails)",
@@ -165,12 +169,47 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "detect_max_faces", _TC["detect_max_faces"],
-        "Consider at most this many detections at initialisation (the largest is tracked).",
+        "Consider at most this many detections of a full-frame detection (largest first).",
         int_range=(1, 1000),
     ),
     ParamSpec(
         "mask_displacement", _TC["mask_displacement"],
         "Zero the displacement map outside the rendered face.",
+    ),
+    ParamSpec(
+        "max_faces", _MC["max_faces"],
+        "Faces tracked at once, each with its own state and a person id (1 = single-face "
+        "tracking). Applied on the next activation.",
+        int_range=(1, 64),
+    ),
+    ParamSpec(
+        "search_interval", _MC["search_interval"],
+        "While fewer than max_faces faces are tracked, look for new faces with the full-frame "
+        "detector every N frames (and on every frame while a lost face may come back); 0 = "
+        "only when no face is tracked. Applied on the next activation.",
+        int_range=(0, 10000),
+    ),
+    ParamSpec(
+        "reid_window", _MC["reid_window"],
+        "Frames during which a lost face's id is given back to a face reappearing near it "
+        "that looks like it (position and colour histogram). Applied on the next activation.",
+        int_range=(0, 100000),
+    ),
+    ParamSpec(
+        "primary_face", _MC["primary"],
+        "The face published on face_params, displacement and coarse_depth: oldest = the face "
+        "followed until it is lost (a person stepping closer does not take over), largest = "
+        "the largest face of each frame. Applied on the next activation.",
+        choices=PRIMARY_MODES,
+    ),
+    ParamSpec(
+        "publish_tf", True,
+        "Publish each tracked face's head pose on /tf as <camera frame> -> "
+        "<face_frame_prefix><id> (REP-155 axes).",
+    ),
+    ParamSpec(
+        "face_frame_prefix", "face_",
+        "Prefix of the TF frame of each face (followed by its person id).",
     ),
     ParamSpec("publish_mesh", True, "Publish the face_mesh Marker (TRIANGLE_LIST)."),
     ParamSpec("publish_overlay", True, "Publish the overlay image (rgb8)."),
@@ -210,6 +249,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         read_only=True, choices=CV_BRIDGE_MODES,
     ),
     ParamSpec(
+        "image_transport", "raw",
+        "Image input: raw = sensor_msgs/Image on image; compressed = sensor_msgs/CompressedImage "
+        "(jpeg or png, decoded with OpenCV) on the resolved image topic + /compressed "
+        "(image_transport's rule: image:=/cam/image_raw -> /cam/image_raw/compressed). Applied "
+        "on the next activation.",
+        choices=IMAGE_TRANSPORTS,
+    ),
+    ParamSpec(
         "diagnostics_period", 1.0, "Seconds between /diagnostics messages.",
         read_only=True, float_range=(0.1, 60.0),
     ),
@@ -238,6 +285,23 @@ def tracker_config(p: Any) -> TrackerConfig:
     return TrackerConfig(**values)
 
 
+def multi_face_config(p: Any) -> MultiFaceConfig:
+    """The MultiFaceConfig of a parameter snapshot.
+
+    Args:
+        p: :class:`NodeParams` (or any object with ``max_faces``, ``search_interval``,
+            ``reid_window`` and ``primary_face``).
+
+    Returns:
+        The config.
+
+    Raises:
+        ValueError: An out-of-range value (MultiFaceConfig's own checks).
+    """
+    return MultiFaceConfig(max_faces=p.max_faces, search_interval=p.search_interval,
+                           reid_window=p.reid_window, primary=p.primary_face)
+
+
 @dataclass(frozen=True)
 class NodeParams:
     """Typed snapshot of the node's parameters (see :data:`PARAMETERS` for meanings)."""
@@ -263,6 +327,12 @@ class NodeParams:
     min_face_size: float
     detect_max_faces: int
     mask_displacement: bool
+    max_faces: int
+    search_interval: int
+    reid_window: int
+    primary_face: str
+    publish_tf: bool
+    face_frame_prefix: str
     publish_mesh: bool
     publish_overlay: bool
     publish_depth: bool
@@ -272,6 +342,7 @@ class NodeParams:
     camera_info_slop: float
     max_image_pixels: int
     use_cv_bridge: str
+    image_transport: str
     diagnostics_period: float
 
     @classmethod

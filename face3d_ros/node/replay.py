@@ -7,7 +7,8 @@ Example:
         --camera-info-topic /camera/camera_info
 
 The input bag (sqlite3 or MCAP, read with rosbags' AnyReader) is read in recording order and the
-images are processed in header-stamp order (a reorder window of :data:`REORDER_WINDOW` frames);
+images (sensor_msgs/Image, or sensor_msgs/CompressedImage JPEG/PNG: told by the topic's type in
+the bag) are processed in header-stamp order (a reorder window of :data:`REORDER_WINDOW` frames);
 every image goes through the same decoding, tracker and message builders as the live node
 (face3d_ros.node), and each output is written with the input message's recording time and header,
 so ``ros2 bag play``, Foxglove or rviz show it in sync with the input. Output topics (prefix
@@ -68,6 +69,8 @@ TOOL = "face3d-replay"
 LAYOUT = ("metadata.yaml", "*.mcap", "*.db3", "*.db3-shm", "*.db3-wal")
 PARTIAL_SUFFIX = ".partial"
 FACE_PARAMS_TYPE = "face3d_ros/msg/FaceParams"
+#: Image topic types a replay processes (the node's raw and compressed transports).
+IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 #: Images are processed in header-stamp order within this many frames of recording order.
 REORDER_WINDOW = 30
 
@@ -205,7 +208,8 @@ def replay_bag(
     Args:
         in_bag: input bag folder (or .mcap / .db3 file).
         out_bag: output bag folder (created; must not exist unless ``overwrite``).
-        topic: sensor_msgs/Image topic to process.
+        topic: sensor_msgs/Image or sensor_msgs/CompressedImage topic to process (the type
+            is read from the bag; ``params["image_transport"]`` is not used).
         camera_info_topic: optional CameraInfo topic (metric mesh placement).
         overwrite: replace an earlier output of face3d-replay (never anything else).
         copy_inputs: copy the image (and CameraInfo) topics into the output bag.
@@ -232,7 +236,7 @@ def replay_bag(
     from rclpy.serialization import deserialize_message, serialize_message
     from rosbags.highlevel import AnyReader
     from rosbags.rosbag2 import StoragePlugin, Writer
-    from sensor_msgs.msg import CameraInfo, Image
+    from sensor_msgs.msg import CameraInfo, CompressedImage, Image
     from tqdm import tqdm
 
     from face3d_ros.node.builders import (
@@ -282,10 +286,11 @@ def replay_bag(
         if topic not in present:
             listing = ", ".join(f"{t} [{m}]" for t, m in sorted(present.items())) or "none"
             raise ReplayError(f"topic {topic!r} is not in {in_bag}; topics present: {listing}")
-        if present[topic] != "sensor_msgs/msg/Image":
+        if present[topic] not in IMAGE_TYPES:
             raise ReplayError(
-                f"topic {topic!r} has type {present[topic]}, not sensor_msgs/msg/Image"
+                f"topic {topic!r} has type {present[topic]}, not {' or '.join(IMAGE_TYPES)}"
             )
+        image_class = CompressedImage if present[topic] == IMAGE_TYPES[1] else Image
         if camera_info_topic is not None and camera_info_topic not in present:
             listing = ", ".join(sorted(present))
             raise ReplayError(
@@ -336,7 +341,7 @@ def replay_bag(
                 summary["frames"] += 1
                 header = msg.header
                 try:
-                    rgb = converter.to_rgb8(msg)
+                    rgb, msg = converter.decode(msg)  # msg: header, width, height
                 except ValueError as exc:
                     summary["bad_frames"] += 1
                     problem("rejected", f"rejected image at {timestamp} ns: {exc}")
@@ -414,7 +419,7 @@ def replay_bag(
                                                        f"ns: {type(exc).__name__}: {exc}")
                         continue
                     try:
-                        image = deserialize_message(bytes(raw), Image)
+                        image = deserialize_message(bytes(raw), image_class)
                     except Exception as exc:  # undecodable bytes from the bag
                         summary["frames"] += 1
                         summary["bad_frames"] += 1
@@ -475,7 +480,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("in_bag", type=pathlib.Path, help="input bag (folder, .mcap or .db3)")
     ap.add_argument("out_bag", type=pathlib.Path,
                     help="output bag folder (must not exist, or be empty, unless --overwrite)")
-    ap.add_argument("--topic", required=True, help="sensor_msgs/Image topic to process")
+    ap.add_argument("--topic", required=True,
+                    help="sensor_msgs/Image or sensor_msgs/CompressedImage (jpeg, png) topic to "
+                         "process; the type is read from the bag")
     ap.add_argument("--camera-info-topic", default=None, help="sensor_msgs/CameraInfo topic")
     ap.add_argument("--params-file", type=pathlib.Path, default=None,
                     help="node parameter YAML (e.g. config/face3d.yaml)")

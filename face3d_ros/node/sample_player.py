@@ -2,6 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Publish the bundled sample sequence (face3d_ros.sample_data) as Image + CameraInfo.
 
+With ``transport="compressed"`` the frames go out as JPEG sensor_msgs/CompressedImage on
+``<image topic>/compressed`` (image_transport's rule), as a camera driver with
+image_transport's compressed plugin publishes them.
+
 Used by the demo (fixed rate) and by the node tests (lock-step: the next frame is sent once the
 node answered the previous one, so every frame is processed however slow the machine is).
 """
@@ -13,10 +17,15 @@ from typing import Any
 import numpy as np
 from builtin_interfaces.msg import Time
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from face3d_ros.node.conversions import numpy_to_image
+from face3d_ros.node.conversions import (
+    IMAGE_TRANSPORTS,
+    numpy_to_image,
+    rgb8_to_compressed,
+    transport_topic,
+)
 
 __all__ = ["SamplePlayer", "camera_info_for", "make_header"]
 
@@ -50,9 +59,15 @@ class SamplePlayer:
 
     Args:
         node: an rclpy node owned by the caller.
-        image_topic: Image topic.
+        image_topic: Image topic (the base topic for the compressed transport).
         camera_info_topic: CameraInfo topic, or None to publish no CameraInfo.
         focal_px: focal length written into CameraInfo.
+        transport: ``raw`` (sensor_msgs/Image on ``image_topic``) or ``compressed`` (JPEG
+            sensor_msgs/CompressedImage on ``image_topic + "/compressed"``).
+        quality: JPEG quality of the compressed transport.
+
+    Attributes:
+        last_message: the image message published last (None before the first).
     """
 
     def __init__(
@@ -61,10 +76,19 @@ class SamplePlayer:
         image_topic: str = "/camera/image_raw",
         camera_info_topic: str | None = "/camera/camera_info",
         focal_px: float = 600.0,
+        *,
+        transport: str = "raw",
+        quality: int = 95,
     ) -> None:
         qos = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
         self.node = node
-        self.image_pub = node.create_publisher(Image, image_topic, qos)
+        self.transport = transport
+        self.quality = quality
+        self.last_message: Any = None
+        image_type = Image if transport == "raw" else CompressedImage
+        self.image_pub = node.create_publisher(
+            image_type, transport_topic(image_topic, transport), qos
+        )
         self.info_pub = (
             node.create_publisher(CameraInfo, camera_info_topic, qos)
             if camera_info_topic
@@ -77,22 +101,30 @@ class SamplePlayer:
         return self.image_pub.get_subscription_count() > 0
 
     def publish_rgb(self, rgb: np.ndarray, stamp_s: float, encoding: str = "rgb8") -> Header:
-        """Publish one RGB frame (as ``encoding``) and its CameraInfo; returns the header."""
+        """Publish one RGB frame (as ``encoding``) and its CameraInfo; returns the header.
+
+        The compressed transport publishes JPEG (``encoding`` must be rgb8 there).
+        """
         header = make_header(stamp_s)
         if encoding == "rgb8":
             arr = rgb
-        elif encoding == "bgr8":
+        elif encoding == "bgr8" and self.transport == "raw":
             arr = rgb[..., ::-1]
         else:
-            raise ValueError(f"SamplePlayer publishes rgb8 or bgr8, not {encoding!r}")
+            raise ValueError(f"SamplePlayer publishes rgb8 or bgr8 (raw), not {encoding!r}")
         height, width = rgb.shape[:2]
         if self.info_pub is not None:
             self.info_pub.publish(camera_info_for(header, width, height, self.focal_px))
-        self.image_pub.publish(numpy_to_image(arr, encoding, header))
+        if self.transport == "raw":
+            msg = numpy_to_image(arr, encoding, header)
+        else:
+            msg = rgb8_to_compressed(arr, "jpeg", header, quality=self.quality)
+        self.image_pub.publish(msg)
+        self.last_message = msg
         return header
 
-    def publish_raw(self, msg: Image) -> None:
-        """Publish an arbitrary (possibly malformed, for tests) Image message."""
+    def publish_raw(self, msg: Image | CompressedImage) -> None:
+        """Publish an arbitrary (possibly malformed, for tests) message of the transport's type."""
         self.image_pub.publish(msg)
 
 
@@ -118,10 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=10.0)
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--loop", action="store_true")
+    ap.add_argument("--transport", choices=IMAGE_TRANSPORTS, default="raw",
+                    help="compressed: JPEG CompressedImage on <image topic>/compressed")
     args = ap.parse_args(remove_ros_args(argv)[1:])
     rclpy.init(args=argv)
     node = rclpy.create_node("face3d_sample_camera")
-    player = SamplePlayer(node, args.image_topic, args.camera_info_topic or None)
+    player = SamplePlayer(node, args.image_topic, args.camera_info_topic or None,
+                          transport=args.transport)
     cfg = SampleSequenceConfig(n_frames=args.frames, fps=args.rate)
     t0 = time.time()
     try:
