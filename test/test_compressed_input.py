@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pathlib
 import sys
+from types import SimpleNamespace
 from typing import Any
 
 import cv2
@@ -430,7 +431,6 @@ def test_replay_counts_corrupt_compressed_frames(tmp_path: pathlib.Path) -> None
     from face3d_ros.model.synthetic import make_synthetic_model
     from face3d_ros.node.replay import replay_bag
     from face3d_ros.node.sample_player import make_header
-    from face3d_ros.pipeline import TrackResult, TrackState
 
     store = get_typestore(Stores.ROS2_KILTED)
     messages = []
@@ -449,11 +449,20 @@ def test_replay_counts_corrupt_compressed_frames(tmp_path: pathlib.Path) -> None
             writer.write(conn, 1_000_000 * k, serialize_message(msg))
 
     class Recorder:
-        seen: list[tuple[int, tuple[int, ...]]] = []
+        """A Tracker stand-in whose detector records the frames it sees (and finds no face)."""
 
-        def step(self, rgb: np.ndarray) -> TrackResult:
+        seen: list[tuple[int, tuple[int, ...]]] = []
+        config = SimpleNamespace(detect_max_faces=8)
+
+        def __init__(self) -> None:
+            self.detector = SimpleNamespace(detect=self.detect)
+
+        def detect(self, rgb: np.ndarray) -> list:
             self.seen.append((int(rgb[0, 0, 0]), rgb.shape))
-            return TrackResult(TrackState.INITIALISING, None, None, None, 0.0, None, None, None)
+            return []
+
+        def reset(self) -> None:
+            """No state."""
 
     logged: list[str] = []
     rec = Recorder()

@@ -14,7 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-OUTPUTS = ("face_params", "displacement", "coarse_depth", "face_mesh", "overlay")
+OUTPUTS = ("face_params", "faces", "displacement", "coarse_depth", "face_mesh", "overlay",
+           "face_poses")
+#: Published on every frame whatever the subscribers.
+ALWAYS = ("face_params", "faces")
 
 
 class _FakePub:
@@ -64,6 +67,10 @@ def node(rclpy_context: Any) -> Any:
     data = make_synthetic_model()
     n._model_info = ModelInfo.from_model_data(data)
     n._pubs = {name: _FakePub() for name in OUTPUTS}
+    n._tf_pub = _FakePub()
+    from face3d_ros.node.frame_outputs import FrameOutputs
+
+    n._outputs = FrameOutputs(n._model_info)
     n.test_model = data
     try:
         yield n
@@ -79,12 +86,22 @@ def _run(node: Any, faces: list[bool]) -> None:
     msg = Image(header=make_header(1.0), width=320, height=240, encoding="rgb8")
     rgb = np.zeros((240, 320, 3), np.uint8)
     for has_face in faces:
-        tracker = SimpleNamespace(step=lambda _rgb, f=has_face: _result(node.test_model, f))
+        tracker = SimpleNamespace(step=lambda _rgb, f=has_face: _frame(_result(node.test_model, f)))
         node._process(msg, rgb, tracker, {})
 
 
+def _frame(result: Any, face_id: int = 1) -> Any:
+    """The MultiTrackResult of one face (tracked, or lost on this frame)."""
+    from face3d_ros.pipeline.multi import MultiTrackResult, TrackedFace
+
+    entry = TrackedFace(face_id, result)
+    faces, lost = ([entry], []) if result.has_face else ([], [entry])
+    return MultiTrackResult(faces, lost, result, face_id if result.has_face else None, 0,
+                            dict(result.timings_ms))
+
+
 def test_unsubscribed_outputs_are_not_built(node: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import face3d_ros.node.face3d_node as mod
+    import face3d_ros.node.frame_outputs as mod
 
     built = []
     for name in ("build_overlay", "build_depth_image", "serialize_mesh_marker"):
@@ -97,8 +114,8 @@ def test_unsubscribed_outputs_are_not_built(node: Any, monkeypatch: pytest.Monke
         monkeypatch.setattr(mod, name, spy)
     _run(node, [True, True, False])
     pubs = node._pubs
-    assert len(pubs["face_params"].sent) == 3  # always published
-    assert built == [] and all(not pubs[n].sent for n in OUTPUTS[1:])
+    assert all(len(pubs[n].sent) == 3 for n in ALWAYS)  # always published
+    assert built == [] and all(not pubs[n].sent for n in OUTPUTS if n not in ALWAYS)
     pubs["overlay"].subscribers = 1
     pubs["displacement"].subscribers = 2
     _run(node, [True])

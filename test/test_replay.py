@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pathlib
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -57,10 +58,20 @@ def test_replay_writes_readable_bag(
         topics = {c.topic for c in reader.connections}
         assert {"/face3d/face_params", "/face3d/overlay", "/face3d/face_mesh",
                 IMAGE_TOPIC, INFO_TOPIC} <= topics
+        tf_children: set[str] = set()
         for conn, _, raw in reader.messages():
             msg = reader.deserialize(raw, conn.msgtype)
+            if conn.topic == "/tf":  # no header: one stamp per transform, the image's
+                for t in msg.transforms:
+                    ns = t.header.stamp.sec * 1_000_000_000 + t.header.stamp.nanosec
+                    assert ns in stamps and t.header.frame_id
+                    tf_children.add(t.child_frame_id)
+                continue
             ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
             seen.setdefault(conn.topic, []).append(ns)
+            if conn.topic == "/face3d/faces":
+                assert conn.msgtype == "face3d_ros/msg/FaceArray"
+                assert len(msg.ids) == len(msg.faces)
             if conn.topic == "/face3d/face_params":
                 assert conn.msgtype == "face3d_ros/msg/FaceParams"
                 assert msg.image_width == 320 and msg.image_height == 240
@@ -68,7 +79,9 @@ def test_replay_writes_readable_bag(
     assert seen["/face3d/face_params"] == stamps
     assert seen["/face3d/overlay"] == stamps
     assert seen["/face3d/face_mesh"] == stamps
+    assert seen["/face3d/faces"] == stamps and seen["/face3d/face_poses"] == stamps
     assert seen[IMAGE_TOPIC] == stamps
+    assert tf_children and all(c.startswith("face_") for c in tf_children), tf_children
     assert states[3:5] != [1, 1], f"face-less frames must not be TRACKING: {states}"
 
 
@@ -130,7 +143,6 @@ def test_images_processed_in_stamp_order(tmp_path: pathlib.Path) -> None:
     from face3d_ros.model.synthetic import make_synthetic_model
     from face3d_ros.node.conversions import numpy_to_image
     from face3d_ros.node.sample_player import make_header
-    from face3d_ros.pipeline import TrackResult, TrackState
 
     store = get_typestore(Stores.ROS2_KILTED)
     order = [0, 2, 1, 3, 5, 4]
@@ -141,11 +153,20 @@ def test_images_processed_in_stamp_order(tmp_path: pathlib.Path) -> None:
             writer.write(conn, 1_000_000 * k, serialize_message(img))
 
     class Recorder:
-        seen: list[int] = []
+        """A Tracker stand-in whose detector records the frames it sees (and finds no face)."""
 
-        def step(self, rgb: np.ndarray) -> TrackResult:
+        seen: list[int] = []
+        config = SimpleNamespace(detect_max_faces=8)
+
+        def __init__(self) -> None:
+            self.detector = SimpleNamespace(detect=self.detect)
+
+        def detect(self, rgb: np.ndarray) -> list:
             self.seen.append(int(rgb[0, 0, 0]) // 10)
-            return TrackResult(TrackState.INITIALISING, None, None, None, 0.0, None, None, None)
+            return []
+
+        def reset(self) -> None:
+            """No state."""
 
     rec = Recorder()
     summary = replay_bag(tmp_path / "in", tmp_path / "out", IMAGE_TOPIC, tracker=rec,

@@ -88,8 +88,12 @@ def test_state_names_topics_and_share_files_declared_once():
     assert STATE_NAMES == {0: "INITIALISING", 1: "TRACKING", 2: "LOST"}
     for state in TrackState:
         assert getattr(FaceParams, f"STATE_{state.name}") == int(state)
-    assert OUTPUT_TOPICS == ("face_params", "displacement", "coarse_depth", "face_mesh", "overlay")
+    assert OUTPUT_TOPICS == ("face_params", "faces", "displacement", "coarse_depth", "face_mesh",
+                             "overlay", "face_poses")
     assert message_class(dict(OUTPUT_TYPES)["face_params"]) is FaceParams
+    from face3d_ros.msg import FaceArray
+
+    assert message_class(dict(OUTPUT_TYPES)["faces"]) is FaceArray
     with pytest.raises(ValueError, match="message type"):
         message_class("sensor_msgs/Image")
     assert share_file("msg/FaceParams.msg").name == "FaceParams.msg"

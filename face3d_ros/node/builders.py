@@ -37,6 +37,7 @@ __all__ = [
     "ModelInfo",
     "build_depth_image",
     "build_diagnostics",
+    "build_face_array",
     "build_face_params",
     "build_mesh_marker",
     "build_overlay",
@@ -326,13 +327,48 @@ def build_face_params(
     return msg
 
 
+def build_face_array(
+    faces: Any,
+    header: Any,
+    model: ModelInfo,
+    image_width: int,
+    image_height: int,
+    frames_since_init: dict[int, int],
+) -> Any:
+    """``face3d_ros/FaceArray``: every tracked face of a frame with its person id.
+
+    Args:
+        faces: ``TrackedFace`` entries (``face_id``, ``result``) of
+            :class:`face3d_ros.pipeline.multi.MultiTrackResult` ``.faces``.
+        header: input image header (copied unchanged).
+        model: loaded model description.
+        image_width: input width in pixels.
+        image_height: input height in pixels.
+        frames_since_init: person id -> frames since that face's (re-)initialisation.
+
+    Returns:
+        The message (``ids[i]`` is the id of ``faces[i]``).
+    """
+    from face3d_ros.msg import FaceArray
+
+    msg = FaceArray()
+    msg.header = header
+    msg.ids = [str(f.face_id) for f in faces]
+    msg.faces = [
+        build_face_params(f.result, header, model, image_width, image_height,
+                          frames_since_init.get(f.face_id, 0))
+        for f in faces
+    ]
+    return msg
+
+
 def build_depth_image(array: np.ndarray, header: Any) -> Any:
     """A 32FC1 ``sensor_msgs/Image`` from a float map (NaN kept, e.g. outside the face)."""
     return numpy_to_image(np.asarray(array, dtype=np.float32), "32FC1", header)
 
 
 def _marker_shell(
-    result: Any, header: Any, frame_id: str, namespace: str
+    result: Any, header: Any, frame_id: str, namespace: str, marker_id: int = 0
 ) -> tuple[Any, bool]:
     """The Marker without points/colours, and whether it is an ADD (face present)."""
     from std_msgs.msg import Header
@@ -342,7 +378,7 @@ def _marker_shell(
     # a new Header: the input header object is shared with the other outputs of the frame
     marker.header = Header(stamp=header.stamp, frame_id=frame_id or header.frame_id)
     marker.ns = namespace
-    marker.id = 0
+    marker.id = int(marker_id)
     if published_state(result) != 1 or result.vertices is None:
         marker.action = Marker.DELETE
         return marker, False
@@ -373,6 +409,7 @@ def build_mesh_marker(
     *,
     frame_id: str = "",
     namespace: str = "face3d",
+    marker_id: int = 0,
 ) -> Any:
     """A ``visualization_msgs/Marker`` TRIANGLE_LIST of the reconstructed face.
 
@@ -388,6 +425,7 @@ def build_mesh_marker(
         cam: intrinsics used for the metric placement (see the module docstring).
         frame_id: optional frame override (parameter ``mesh_frame``).
         namespace: marker namespace.
+        marker_id: marker id (the node uses the person id of the face).
 
     Returns:
         The Marker (points in metres, one colour per point).
@@ -395,7 +433,7 @@ def build_mesh_marker(
     from geometry_msgs.msg import Point
     from std_msgs.msg import ColorRGBA
 
-    marker, add = _marker_shell(result, header, frame_id, namespace)
+    marker, add = _marker_shell(result, header, frame_id, namespace, marker_id)
     if add:
         points, colors = mesh_marker_arrays(result, model, cam)
         marker.points = [Point(x=p[0], y=p[1], z=p[2]) for p in points.tolist()]
@@ -411,6 +449,7 @@ def serialize_mesh_marker(
     *,
     frame_id: str = "",
     namespace: str = "face3d",
+    marker_id: int = 0,
 ) -> bytes:
     """The CDR bytes of :func:`build_mesh_marker`'s Marker, built with numpy (fast).
 
@@ -428,7 +467,7 @@ def serialize_mesh_marker(
     from geometry_msgs.msg import Point
     from rclpy.serialization import serialize_message
 
-    marker, add = _marker_shell(result, header, frame_id, namespace)
+    marker, add = _marker_shell(result, header, frame_id, namespace, marker_id)
     if not add:
         return serialize_message(marker)
     sentinel = struct.pack("<d", -1.2345678901234567e-300)
@@ -491,14 +530,18 @@ def build_overlay(
     model: ModelInfo | None,
     *,
     opacity: float = 0.6,
+    faces: Any = None,
 ) -> np.ndarray:
-    """Draw the reconstructed face (shaded, blended), the 68 landmarks and the state.
+    """Draw the reconstructed faces (shaded, blended), their 68 landmarks, ids and the state.
 
     Args:
         image_rgb: ``[H, W, 3]`` uint8 input image (not modified).
-        result: ``TrackResult``.
+        result: ``TrackResult`` of the primary face (its state and confidence are written in
+            the corner; its face is drawn when ``faces`` is None).
         model: model description (triangles, albedo); None draws landmarks and state only.
         opacity: weight of the rendered face over the image.
+        faces: optional ``TrackedFace`` entries (``face_id``, ``result``) of every tracked face:
+            each is drawn with its id above it.
 
     Returns:
         ``[H, W, 3]`` uint8 RGB overlay.
@@ -506,19 +549,34 @@ def build_overlay(
     out = np.ascontiguousarray(image_rgb, dtype=np.uint8).copy()
     state = published_state(result)
     colour = {0: (255, 200, 0), 1: (0, 255, 0), 2: (255, 0, 0)}.get(state, (255, 255, 255))
-    if state == 1 and result.params is not None:
-        if model is not None and result.vertices is not None:
-            _shaded_face(out, result.vertices, np.asarray(result.params.pose), model,
-                         getattr(result.params, "alpha_alb", None), opacity)
-        lm = getattr(result, "landmarks_2d", None)
-        if lm is not None:
-            for u, v in np.asarray(lm, dtype=np.float64).reshape(-1, 2):
-                if math.isfinite(u) and math.isfinite(v):
-                    cv2.circle(out, (int(round(u)), int(round(v))), 2, (255, 255, 0), -1)
-    label = f"{STATE_NAMES.get(state, str(state))} conf={float(result.confidence or 0):.2f}"
     scale = max(0.5, out.shape[1] / 800.0)
+    thickness = max(1, int(round(scale)))
+    drawn = [(None, result)] if faces is None else [(f.face_id, f.result) for f in faces]
+    for face_id, face in drawn:
+        if published_state(face) != 1 or face.params is None:
+            continue
+        if model is not None and face.vertices is not None:
+            _shaded_face(out, face.vertices, np.asarray(face.params.pose), model,
+                         getattr(face.params, "alpha_alb", None), opacity)
+        lm = getattr(face, "landmarks_2d", None)
+        if lm is None:
+            continue
+        points = np.asarray(lm, dtype=np.float64).reshape(-1, 2)
+        for u, v in points:
+            if math.isfinite(u) and math.isfinite(v):
+                cv2.circle(out, (int(round(u)), int(round(v))), 2, (255, 255, 0), -1)
+        if face_id is not None and np.isfinite(points).all():
+            u0, v0 = points[:, 0].min(), points[:, 1].min()
+            primary = face is result
+            cv2.putText(out, f"id {face_id}" + (" *" if primary else ""),
+                        (int(u0), max(int(v0 - 8 * scale), int(14 * scale))),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, (0, 255, 0) if primary
+                        else (255, 255, 255), thickness, cv2.LINE_AA)
+    label = f"{STATE_NAMES.get(state, str(state))} conf={float(result.confidence or 0):.2f}"
+    if faces is not None:
+        label += f" faces={sum(1 for _, f in drawn if published_state(f) == 1)}"
     cv2.putText(out, label, (8, int(24 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, colour,
-                max(1, int(round(scale))), cv2.LINE_AA)
+                thickness, cv2.LINE_AA)
     return out
 
 

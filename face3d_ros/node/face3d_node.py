@@ -31,7 +31,6 @@ import threading
 import time
 from typing import Any
 
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -44,20 +43,14 @@ from tf2_msgs.msg import TFMessage
 
 from face3d_ros.node.builders import (
     CameraIntrinsics,
-    InitCounter,
     ModelInfo,
-    build_depth_image,
     build_diagnostics,
-    build_face_array,
-    build_face_params,
-    build_overlay,
     choose_intrinsics,
     published_state,
-    serialize_mesh_marker,
 )
 from face3d_ros.node.camera_info import CameraInfoSource
-from face3d_ros.node.conversions import ImageConverter, numpy_to_image, transport_topic
-from face3d_ros.node.head_pose import build_head_transforms, build_pose_array
+from face3d_ros.node.conversions import ImageConverter, transport_topic
+from face3d_ros.node.frame_outputs import FrameOutputs
 from face3d_ros.node.log_throttle import LogThrottle
 from face3d_ros.node.parameters import (
     NodeParams,
@@ -126,13 +119,12 @@ class Face3dNode(LifecycleNode):
         self._worker: threading.Thread | None = None
         self._stop_worker = False
         self._tracker = None
-        self._init_counters: dict[int, InitCounter] = {}  # per face id
+        self._outputs: FrameOutputs | None = None
         self._tf_pub = None
         self._model_info: ModelInfo | None = None
         self._converter: ImageConverter | None = None
         self._warned_no_camera_info = False
         self._log_throttle = LogThrottle()
-        self._mesh_faces = 0  # frames with a face since activation (mesh_every_n decimation)
         self._state_name = "UNCONFIGURED"
 
     # ------------------------------------------------------------------ lifecycle
@@ -186,8 +178,8 @@ class Face3dNode(LifecycleNode):
         from face3d_ros.pipeline.multi import MultiFaceTracker
 
         self._tracker = MultiFaceTracker(tracker, multi_face_config(p))
-        self._init_counters = {}
         self._model_info = ModelInfo.from_model_data(model_data)
+        self._outputs = FrameOutputs(self._model_info)
         self.get_logger().info(
             f"loaded model {self._model_info.model_id!r} ({self._model_info.n_vertices} vertices),"
             f" backend {p.backend} on {p.device}"
@@ -212,7 +204,6 @@ class Face3dNode(LifecycleNode):
         self._camera_info = CameraInfoSource(self, "camera_info", sensor_qos(), self._io_group)
         self.get_logger().info(f"CameraInfo lookup: {self._camera_info.backend}")
         self._stats.reset()
-        self._mesh_faces = 0
         self._state_name = "ACTIVE"
         return super().on_activate(state)
 
@@ -355,95 +346,35 @@ class Face3dNode(LifecycleNode):
         ``msg`` carries the input's ``header``, ``width`` and ``height``; ``tracker`` is the
         :class:`~face3d_ros.pipeline.multi.MultiFaceTracker`. Stages: ``track``
         (MultiFaceTracker.step, its ``timings_ms`` summed over the faces as ``track_<stage>``),
-        and build + publish of ``face_params`` (with ``faces``), ``depth`` (both maps, of the
-        primary face), ``mesh`` (one marker per face), ``overlay`` and ``tf`` (``/tf`` and
-        ``face_poses``); 0 when switched off. The depth maps, the mesh, the overlay and the
-        poses are built only while their topic has a subscriber (image_pipeline's
-        depth_image_proc pattern), the meshes on every ``mesh_every_n``-th frame with a face
-        (the DELETE of a lost face always).
+        the build of ``face_params`` (with ``faces``), ``depth``, ``mesh``, ``overlay`` and
+        ``tf`` (:class:`~face3d_ros.node.frame_outputs.FrameOutputs`; 0 when not built), and
+        ``publish`` (all of them). The depth maps, the meshes, the overlay and the poses are
+        built only while their topic has a subscriber (image_pipeline's depth_image_proc
+        pattern), the meshes on every ``mesh_every_n``-th frame with a face (the DELETE of a
+        lost face always).
         """
         p = NodeParams.from_node(self)
         clock = time.perf_counter
         t = clock()
         frame = tracker.step(rgb)
-        stages["track"] = (t1 := clock()) - t
+        stages["track"] = clock() - t
         stages.update({f"track_{k}": v / 1000.0 for k, v in frame.timings_ms.items()
                        if k != "total"})
-        result = frame.primary
-        self._stats.set_state(published_state(result))
-        header = msg.header
-        model = self._model_info
-        counts = {f.face_id: self._init_counters.setdefault(f.face_id, InitCounter()).update(
-            f.result) for f in frame.faces}
-        for gone in frame.lost:
-            self._init_counters.pop(gone.face_id, None)
-        self._pubs["face_params"].publish(
-            build_face_params(result, header, model, msg.width, msg.height,
-                              counts.get(frame.primary_id, 0))
+        self._stats.set_state(published_state(frame.primary))
+        outputs = self._outputs.build(
+            frame, rgb, msg.header, (msg.width, msg.height), p,
+            lambda: self._intrinsics(msg, p), self._subscribed, stages,
         )
-        self._pubs["faces"].publish(
-            build_face_array(frame.faces, header, model, msg.width, msg.height, counts)
-        )
-        stages["face_params"] = (t := clock()) - t1
-        if p.publish_depth:
-            for name in ("displacement", "coarse_depth"):
-                image = getattr(result, name)
-                if image is not None and self._subscribed(name):
-                    self._pubs[name].publish(build_depth_image(image, header))
-        stages["depth"] = (t1 := clock()) - t
-        cam = None
-        if frame.faces:
-            self._mesh_faces += 1
-        if p.publish_mesh and self._subscribed("face_mesh"):
-            mesh_due = (self._mesh_faces - 1) % p.mesh_every_n == 0
-            shown = frame.faces if mesh_due else []
-            if shown:
-                cam = self._intrinsics(msg, p)
-            # a DELETE for each face lost on this frame; on a frame without any face at least
-            # one (id 0 when none was lost), so viewers get a marker on every face-less frame
-            deleted = frame.lost or ([] if frame.faces else [None])
-            for entry in (*shown, *deleted):
-                face_id = 0 if entry is None else entry.face_id
-                face = result if entry is None else entry.result
-                self._pubs["face_mesh"].publish(
-                    serialize_mesh_marker(face, header, model, cam, frame_id=p.mesh_frame,
-                                          marker_id=face_id)
-                )
-        stages["mesh"] = (t := clock()) - t1
-        if p.publish_overlay and self._subscribed("overlay"):
-            overlay = build_overlay(rgb, result, model, faces=frame.faces)
-            self._pubs["overlay"].publish(numpy_to_image(overlay, "rgb8", header))
-        stages["overlay"] = (t1 := clock()) - t
-        poses_wanted = self._subscribed("face_poses")
-        if frame.faces and (p.publish_tf or poses_wanted):
-            self._publish_head_poses(frame.faces, msg, p, cam, poses_wanted)
-        elif poses_wanted:
-            self._pubs["face_poses"].publish(build_pose_array([], header, None,
-                                                              parent_frame=p.mesh_frame))
-        stages["tf"] = clock() - t1
-        self._stats.published += 1
-
-    def _publish_head_poses(
-        self, faces: Any, msg: Any, p: NodeParams, cam: CameraIntrinsics | None, poses: bool
-    ) -> None:
-        """``/tf`` (``<camera frame> -> <face_frame_prefix><id>``) and ``face_poses``."""
-        header = msg.header
-        if not (p.mesh_frame or header.frame_id):
+        if self._outputs.tf_without_frame and p.publish_tf:
             self.get_logger().warning(
                 "input image has an empty frame_id (and mesh_frame is not set): no head "
-                "poses on /tf or face_poses", throttle_duration_sec=10.0,
+                "poses on /tf", throttle_duration_sec=10.0,
             )
-            return
-        cam = cam or self._intrinsics(msg, p)
-        entries = [(str(f.face_id), np.asarray(f.result.params.pose)) for f in faces]
-        if p.publish_tf:
-            self._tf_pub.publish(build_head_transforms(
-                entries, header, cam, parent_frame=p.mesh_frame, prefix=p.face_frame_prefix
-            ))
-        if poses:
-            self._pubs["face_poses"].publish(
-                build_pose_array(entries, header, cam, parent_frame=p.mesh_frame)
-            )
+        t = clock()
+        for name, out_msg in outputs:
+            (self._tf_pub if name == TF_TOPIC[0] else self._pubs[name]).publish(out_msg)
+        stages["publish"] = clock() - t
+        self._stats.published += 1
 
     def _subscribed(self, name: str) -> bool:
         """Whether the output ``name`` has at least one subscriber (else it is not built)."""

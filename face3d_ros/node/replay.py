@@ -69,6 +69,7 @@ TOOL = "face3d-replay"
 LAYOUT = ("metadata.yaml", "*.mcap", "*.db3", "*.db3-shm", "*.db3-wal")
 PARTIAL_SUFFIX = ".partial"
 FACE_PARAMS_TYPE = "face3d_ros/msg/FaceParams"
+FACE_ARRAY_TYPE = "face3d_ros/msg/FaceArray"
 #: Image topic types a replay processes (the node's raw and compressed transports).
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 #: Images are processed in header-stamp order within this many frames of recording order.
@@ -102,12 +103,14 @@ def find_face_params_msg() -> pathlib.Path:
 
 
 def output_typestore() -> Any:
-    """A rosbags typestore (ROS 2 Kilted) with face3d_ros/msg/FaceParams registered."""
+    """A rosbags typestore (ROS 2 Kilted) with face3d_ros' FaceParams and FaceArray registered."""
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
     store = get_typestore(Stores.ROS2_KILTED)
-    text = find_face_params_msg().read_text()
-    store.register(get_types_from_msg(text, FACE_PARAMS_TYPE))
+    face_params = find_face_params_msg()
+    store.register(get_types_from_msg(face_params.read_text(), FACE_PARAMS_TYPE))
+    array = face_params.with_name("FaceArray.msg")
+    store.register(get_types_from_msg(array.read_text(), FACE_ARRAY_TYPE))
     return store
 
 
@@ -239,20 +242,18 @@ def replay_bag(
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image
     from tqdm import tqdm
 
-    from face3d_ros.node.builders import (
-        InitCounter,
-        ModelInfo,
-        build_depth_image,
-        build_face_params,
-        build_overlay,
-        choose_intrinsics,
-        published_state,
-        serialize_mesh_marker,
-    )
+    from face3d_ros.node.builders import ModelInfo, choose_intrinsics, published_state
     from face3d_ros.node.camera_info import StampCache, select, stamp_ns
-    from face3d_ros.node.conversions import ImageConverter, numpy_to_image
-    from face3d_ros.node.parameters import PARAMETERS, NodeParams, invalid_parameters_in
-    from face3d_ros.node.topics import OUTPUT_TYPES
+    from face3d_ros.node.conversions import ImageConverter
+    from face3d_ros.node.frame_outputs import FrameOutputs
+    from face3d_ros.node.parameters import (
+        PARAMETERS,
+        NodeParams,
+        invalid_parameters_in,
+        multi_face_config,
+    )
+    from face3d_ros.node.topics import OUTPUT_TYPES, TF_TOPIC
+    from face3d_ros.pipeline.multi import MultiFaceTracker
     from face3d_ros.pipeline.states import STATE_NAMES
 
     log = log or (lambda text: print(f"face3d-replay: {text}", file=sys.stderr))
@@ -306,6 +307,9 @@ def replay_bag(
                 raise ReplayError(str(exc)) from exc
         model = ModelInfo.from_model_data(model_data)
         converter = ImageConverter("never", max_pixels=p.max_image_pixels)
+        if not isinstance(tracker, MultiFaceTracker):
+            tracker = MultiFaceTracker(tracker, multi_face_config(p))
+        outputs = FrameOutputs(model)
 
         prefix = "/" + output_prefix.strip("/") if output_prefix.strip("/") else ""
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
@@ -316,7 +320,6 @@ def replay_bag(
                                 output=str(out_bag))
         problem = _Problems(log)
         cache = StampCache()
-        init_counter = InitCounter()
         warned = False
         total = sum(c.msgcount for c in reader.connections if c.topic == topic)
         partial = partial_path(out_bag)
@@ -329,6 +332,7 @@ def replay_bag(
                 name: writer.add_connection(f"{prefix}/{name}", msgtype, typestore=store)
                 for name, msgtype in OUTPUT_TYPES
             }
+            out[TF_TOPIC[0]] = writer.add_connection(TF_TOPIC[0], TF_TOPIC[1], typestore=store)
             copies = {}
             if copy_inputs:
                 for c in in_conns:
@@ -347,38 +351,39 @@ def replay_bag(
                     problem("rejected", f"rejected image at {timestamp} ns: {exc}")
                     return
                 try:
-                    result = tracker.step(rgb)
+                    frame = tracker.step(rgb)
                 except Exception as exc:  # one frame must not end the replay
                     summary["failed_frames"] += 1
                     problem("failed", f"tracker failed at {timestamp} ns: "
                                       f"{type(exc).__name__}: {exc}")
                     return
-                counts[STATE_NAMES[published_state(result)]] += 1
-                outputs = [
-                    ("face_params", build_face_params(result, header, model, msg.width,
-                                                      msg.height, init_counter.update(result))),
-                    ("overlay", numpy_to_image(build_overlay(rgb, result, model), "rgb8", header)),
-                ]
-                if result.displacement is not None:
-                    outputs.append(("displacement", build_depth_image(result.displacement, header)))
-                if result.coarse_depth is not None:
-                    outputs.append(("coarse_depth", build_depth_image(result.coarse_depth, header)))
-                slop_ns = int(p.camera_info_slop * 1e9)
-                cam_info = select(cache.messages(), stamp_ns(header.stamp), slop_ns)
-                cam, cam_problem = choose_intrinsics(cam_info, msg.width, msg.height,
-                                                     p.assumed_focal_px)
-                if cam_problem is not None:
-                    summary["camera_info_rejected"] += 1
-                    problem("camera_info", f"{cam_problem}; the face_mesh at {timestamp} ns is "
-                                           f"placed with assumed_focal_px={p.assumed_focal_px}")
-                elif cam_info is None and not warned:
-                    warned = True
-                    log(f"no CameraInfo: face_mesh placed with assumed_focal_px="
-                        f"{p.assumed_focal_px}")
-                for name, out_msg in outputs:
-                    writer.write(out[name], timestamp, serialize_message(out_msg))
-                mesh = serialize_mesh_marker(result, header, model, cam, frame_id=p.mesh_frame)
-                writer.write(out["face_mesh"], timestamp, mesh)
+                counts[STATE_NAMES[published_state(frame.primary)]] += 1
+
+                def intrinsics() -> Any:
+                    nonlocal warned
+                    slop_ns = int(p.camera_info_slop * 1e9)
+                    cam_info = select(cache.messages(), stamp_ns(header.stamp), slop_ns)
+                    cam, cam_problem = choose_intrinsics(cam_info, msg.width, msg.height,
+                                                         p.assumed_focal_px)
+                    if cam_problem is not None:
+                        summary["camera_info_rejected"] += 1
+                        problem("camera_info", f"{cam_problem}; the face_mesh at {timestamp} ns "
+                                               f"is placed with assumed_focal_px="
+                                               f"{p.assumed_focal_px}")
+                    elif cam_info is None and not warned:
+                        warned = True
+                        log(f"no CameraInfo: face_mesh placed with assumed_focal_px="
+                            f"{p.assumed_focal_px}")
+                    return cam
+
+                built = outputs.build(frame, rgb, header, (msg.width, msg.height), p,
+                                      intrinsics, lambda name: True)
+                if outputs.tf_without_frame and p.publish_tf:
+                    problem("tf_frame", f"image at {timestamp} ns has an empty frame_id: no "
+                                        "head poses on /tf")
+                for name, out_msg in built:
+                    data = out_msg if isinstance(out_msg, bytes) else serialize_message(out_msg)
+                    writer.write(out[name], timestamp, data)
 
             def flush(keep: int) -> None:
                 nonlocal last_done

@@ -11,16 +11,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["OUTPUT_TOPICS", "OUTPUT_TYPES", "message_class"]
+__all__ = ["OUTPUT_TOPICS", "OUTPUT_TYPES", "TF_TOPIC", "message_class"]
 
 #: ``(name, type)`` of every output topic, in publishing order.
 OUTPUT_TYPES: tuple[tuple[str, str], ...] = (
     ("face_params", "face3d_ros/msg/FaceParams"),
+    ("faces", "face3d_ros/msg/FaceArray"),
     ("displacement", "sensor_msgs/msg/Image"),
     ("coarse_depth", "sensor_msgs/msg/Image"),
     ("face_mesh", "visualization_msgs/msg/Marker"),
     ("overlay", "sensor_msgs/msg/Image"),
+    ("face_poses", "geometry_msgs/msg/PoseArray"),
 )
+#: Head poses on TF (absolute name, tf2's; see docs/node.md "Frames"), besides the outputs.
+TF_TOPIC = ("/tf", "tf2_msgs/msg/TFMessage")
 #: Output topic names.
 OUTPUT_TOPICS: tuple[str, ...] = tuple(name for name, _ in OUTPUT_TYPES)
 
