@@ -19,6 +19,7 @@ from face3d_ros.nets.weights import (
     WeightFileError,
     load_checkpoint,
     save_checkpoint,
+    sha256_file,
     verify_weights,
 )
 from training.export import export_onnx, main, run_onnx
@@ -160,6 +161,30 @@ def test_checkpoint_roundtrip_and_errors(model, tmp_path):
         load_checkpoint(coarse, model=make_synthetic_model(n_exp=3))
     with pytest.raises(WeightFileError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_export_writes_a_float16_state_dict_training_can_start_from(model, tmp_path):
+    """--state-dict: a compact checkpoint beside the ONNX export, its sha256 in the sidecar."""
+    net = _coarse(model)
+    ckpt = tmp_path / "run.pt"
+    save_checkpoint(ckpt, net, model=model, extra={"step": 7})
+    out, state = tmp_path / "w" / "coarse.onnx", tmp_path / "resume" / "coarse.pt"
+    assert main(["onnx", "--checkpoint", str(ckpt), "--out", str(out), "--fp16",
+                 "--state-dict", str(state)]) == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["training"]["state_dict"]["sha256"] == sha256_file(state)
+    raw = torch.load(state, weights_only=True)
+    floats = [v for v in raw["state_dict"].values() if v.is_floating_point()]
+    assert floats and all(v.dtype == torch.float16 for v in floats)
+    loaded, _ = load_checkpoint(state, net="coarse", model=model)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x = torch.rand(2, *net.contract.input_shape)
+    with torch.no_grad():
+        ref, got = Denormalized(net.eval())(x), Denormalized(loaded)(x)
+    assert torch.allclose(got, ref, rtol=2e-2, atol=2e-2 * float(ref.abs().max()))
+    # an existing state dict is not replaced without --overwrite
+    assert main(["onnx", "--checkpoint", str(ckpt), "--out", str(tmp_path / "x.onnx"),
+                 "--state-dict", str(state)]) == 1
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="tests the no-GPU error path")

@@ -52,6 +52,7 @@ from face3d_ros.nets.weights import (
     load_checkpoint,
     model_dims_of,
     net_config_of,
+    save_checkpoint,
     sha256_file,
     sidecar_path,
     verify_weights,
@@ -364,6 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fp16", action="store_true", help="store weights as float16")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument(
+        "--state-dict", default="",
+        help="also write the net's weights as a float16 checkpoint here (training can start "
+        "from it with init_from when the run's cache is gone; e.g. training/weights/coarse.pt); "
+        "its sha256 goes into the sidecar",
+    )
     v = sub.add_parser("verify", help="check a weight file against its sidecar")
     v.add_argument("weights", nargs="+")
     t = sub.add_parser("tensorrt", help="build/cache a TensorRT engine (CUDA + torch_tensorrt)")
@@ -381,6 +388,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             info["export_command"] = "python -m training.export " + " ".join(
                 shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
             )
+            if args.state_dict:
+                state_path = Path(args.state_dict)
+                if state_path.exists() and not args.overwrite:
+                    raise FileExistsError(f"{state_path} exists; pass --overwrite")
+                save_checkpoint(state_path, net, model=dims, float_dtype=torch.float16,
+                                extra={"training": info})
+                info["state_dict"] = {"path": str(state_path),
+                                      "sha256": sha256_file(state_path),
+                                      "dtype": "float16"}
             meta = export_onnx(
                 net,
                 args.out,

@@ -384,6 +384,7 @@ def save_checkpoint(
     *,
     model: Any,
     extra: Mapping[str, Any] | None = None,
+    float_dtype: torch.dtype | None = None,
 ) -> None:
     """Write a checkpoint loadable with ``torch.load(weights_only=True)``.
 
@@ -395,6 +396,9 @@ def save_checkpoint(
         model: Face model the net was trained for (dims and model_id are stored).
         extra: More entries (optimizer state, step, config ...) made of tensors, numbers,
             strings, lists and dicts only.
+        float_dtype: Store the floating-point tensors of the state dict in this dtype (e.g.
+            ``torch.float16`` for a compact copy that training can start from;
+            :func:`load_checkpoint` loads it into the float32 net). None = as they are.
     """
     dims = model_dims_of(model)
     ckpt: dict[str, Any] = {
@@ -406,8 +410,14 @@ def save_checkpoint(
         "contract": net.contract.to_dict(),
         "output_spec": net.spec.to_dict(),
         "net_config": net_config_of(net),
-        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "state_dict": {
+            k: v.detach().cpu().to(float_dtype)
+            if float_dtype is not None and v.is_floating_point() else v.detach().cpu()
+            for k, v in net.state_dict().items()
+        },
     }
+    if float_dtype is not None:
+        ckpt["state_dict_dtype"] = str(float_dtype).removeprefix("torch.")
     if extra:
         ckpt.update(dict(extra))
     path = Path(path)
