@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import pathlib
 
 import pytest
 import yaml
 
+from face3d_ros.node.builders import serialize_mesh_marker
 from face3d_ros.node.parameters import PARAMETERS
+from face3d_ros.node.topics import OUTPUT_TOPICS, TF_TOPIC
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LAUNCH = ROOT / "launch" / "face3d.launch.py"
@@ -86,12 +89,22 @@ def test_params_yaml_matches_declarations() -> None:
 
 
 def test_rviz_config_topics() -> None:
-    """The rviz config shows the node's overlay, displacement and face_mesh topics."""
+    """The rviz config shows the overlay, displacement, every face's mesh and the face frames."""
     doc = yaml.safe_load(RVIZ.read_text())
     displays = doc["Visualization Manager"]["Displays"]
     topics = {d["Class"].split("/")[-1] + ":" + d["Topic"]["Value"] for d in displays
               if "Topic" in d}
     assert {"Image:/overlay", "Image:/displacement", "Marker:/face_mesh"} <= topics
+    # one marker per face, all in the builders' namespace (id = person id): the Marker display
+    # must have that namespace enabled and no other one configured
+    namespace = inspect.signature(serialize_mesh_marker).parameters["namespace"].default
+    (marker,) = [d for d in displays if d["Class"] == "rviz_default_plugins/Marker"]
+    assert marker["Enabled"] and marker.get("Namespaces", {namespace: True}) == {namespace: True}
+    # the head poses on /tf (face_<id> frames), names shown, no frame disabled
+    tf = [d for d in displays if d["Class"] == "rviz_default_plugins/TF"]
+    assert len(tf) == 1, "rviz config needs one TF display for the face frames"
+    assert tf[0]["Enabled"] and tf[0]["Value"] and tf[0]["Show Names"] and tf[0]["Show Axes"]
+    assert tf[0]["Frames"] == {"All Enabled": True}
 
 
 @pytest.mark.skipif(importlib.util.find_spec("launch_ros") is None, reason="launch_ros missing")
@@ -108,8 +121,7 @@ def test_docs_list_every_parameter_and_topic() -> None:
     text = (ROOT / "docs" / "node.md").read_text()
     for spec in PARAMETERS:
         assert f"`{spec.name}`" in text, spec.name
-    for topic in ("image", "camera_info", "face_params", "displacement", "coarse_depth",
-                  "face_mesh", "overlay", "/diagnostics"):
+    for topic in ("image", "camera_info", *OUTPUT_TOPICS, TF_TOPIC[0], "/diagnostics"):
         assert f"`{topic}`" in text, topic
 
 
