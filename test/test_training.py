@@ -15,7 +15,7 @@ import yaml
 from face3d_ros.geometry.camera import project_np
 from face3d_ros.model.morphable import MorphableModel
 from face3d_ros.model.synthetic import make_synthetic_model
-from face3d_ros.nets.weights import load_checkpoint
+from face3d_ros.nets.weights import WeightFileError, load_checkpoint
 from face3d_ros.render.rasterizer import rasterize
 from training.datasets.shards import ShardWriter
 from training.train.cli import main as cli_main
@@ -145,6 +145,24 @@ def test_coarse_proposed_loss_decreases(datasets, tmp_path):
     assert abs(w - 1.0) < 1e-5
     net, _ = load_checkpoint(result.run_dir / "checkpoint.pt", model=make_synthetic_model())
     assert net.output_size == 8 + 6 + 6
+
+
+def test_training_starts_from_exported_onnx_weights(datasets, tmp_path):
+    """init_from: <net>.onnx (the cache is gone, the committed weights are not)."""
+    from training.export import export_onnx
+
+    source = train(_config(datasets, tmp_path, "coarse", steps=10, lr=2e-3, name="src"),
+                   progress=False)
+    net, _ = load_checkpoint(source.run_dir / "checkpoint.pt", model=make_synthetic_model())
+    onnx_path = tmp_path / "w" / "coarse.onnx"
+    export_onnx(net, onnx_path, model=make_synthetic_model(), fp16=True)
+    fresh = train(_config(datasets, tmp_path, "coarse", steps=1, name="fresh"), progress=False)
+    warm = train(_config(datasets, tmp_path, "coarse", steps=1, name="warm",
+                         init_from=str(onnx_path)), progress=False)
+    assert warm.first_loss < fresh.first_loss, (warm.first_loss, fresh.first_loss)
+    with pytest.raises(WeightFileError):  # a coarse file for the tracking net is refused
+        train(_config(datasets, tmp_path, "tracking", steps=1, name="bad",
+                      init_from=str(onnx_path)), progress=False)
 
 
 def test_tracking_and_mse_baseline_run(datasets, tmp_path):

@@ -75,9 +75,12 @@ class TrainConfig:
         channels_last: Convolutions in channels-last memory format (with ``bf16``: CoarseNet
             44 -> 59 samples/s on this project's 2-core CPU).
         overwrite: Allow replacing an existing run folder (without ``--resume``).
-        init_from: A checkpoint (``checkpoint.pt`` of an earlier run, same net and face model)
-            whose weights and output statistics start this run (a new optimiser and schedule);
-            empty = random initialisation with statistics from the data.
+        init_from: A checkpoint (``checkpoint.pt`` of an earlier run, or an export's
+            ``--state-dict`` file; same net and face model) or exported weights (``<net>.onnx``
+            with its sidecar, e.g. the committed ``face3d_ros/weights/coarse.onnx``: rebuilt by
+            :func:`training.train.from_onnx.net_from_onnx`, its BatchNorms calibrated on 64
+            training inputs) whose weights and output statistics start this run (a new optimiser
+            and schedule); empty = random initialisation with statistics from the data.
     """
 
     net: str = "coarse"

@@ -40,7 +40,7 @@ from face3d_ros.nets.coarse_net import CoarseNet
 from face3d_ros.nets.contract import DEFAULT_CONTRACT
 from face3d_ros.nets.fine_net import FineNet
 from face3d_ros.nets.tracking_net import TrackingNet
-from face3d_ros.nets.weights import load_checkpoint, save_checkpoint
+from face3d_ros.nets.weights import load_checkpoint, save_checkpoint, verify_weights
 from training.train.config import TrainConfig
 from training.train.data import NetSamples, compute_statistics, load_model
 from training.train.losses import (
@@ -455,6 +455,20 @@ def train(
         net, ckpt = load_checkpoint(ckpt_path, net=config.net, model=face, map_location="cpu")
         start_step = int(ckpt["step"])
         wall_before = float(ckpt.get("wall_time_s", 0.0))
+    elif config.init_from and Path(config.init_from).suffix == ".onnx":
+        # exported weights (BatchNorm folded): rebuilt, BatchNorms calibrated on training images
+        from training.train.from_onnx import net_from_onnx
+
+        source = Path(config.init_from).expanduser()
+        verify_weights(source, net=config.net, model=face)  # sidecar, hash, kind, model dims
+        picks = np.linspace(0, len(data) - 1, min(len(data), 64)).astype(int)
+        calibration = torch.stack([torch.as_tensor(data[int(i)]["input"]) for i in picks])
+        net = net_from_onnx(source, calibration=calibration.float())
+        if abs(net.contract.crop_scale - data.crop_scale) > 1e-6:
+            raise ValueError(
+                f"init_from {config.init_from} was trained on crops of scale "
+                f"{net.contract.crop_scale}, the data has {data.crop_scale}"
+            )
     elif config.init_from:
         net, _ = load_checkpoint(
             Path(config.init_from).expanduser(), net=config.net, model=face, map_location="cpu"
