@@ -167,3 +167,23 @@ def test_config_rejects_out_of_range(field: str, value: object) -> None:
     """Every setting is validated with a message naming it."""
     with pytest.raises(ValueError, match=field):
         dataclasses.replace(MultiFaceConfig(), **{field: value})
+
+
+def test_a_duplicate_track_is_reported_lost_without_parameters(tracker: Tracker) -> None:
+    """Two tracks on one face: the younger one ends, as a LOST face without parameters."""
+    seq = MultiFaceSequenceConfig(n_frames=3, n_faces=1, swap=False)
+    multi = _fresh(tracker)
+    first = multi.step(multi_face_frame(0, seq))
+    assert [f.face_id for f in first.faces] == [1]
+    # a second track started on the same face (as a re-detection could)
+    det = tracker.detector.detect(multi_face_frame(1, seq))[0]
+    other = multi._take_tracker()
+    started = other.start(multi_face_frame(1, seq), det)
+    from face3d_ros.pipeline.multi import _box, _Track
+
+    multi._active.append(_Track(2, other, 1, _box(started.landmarks_2d), None))
+    result = multi.step(multi_face_frame(2, seq))
+    assert [f.face_id for f in result.faces] == [1]
+    (gone,) = result.lost
+    assert gone.face_id == 2 and gone.result.params is None
+    assert gone.result.state == TrackState.LOST and "same face" in gone.result.reason

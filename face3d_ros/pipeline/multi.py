@@ -344,6 +344,12 @@ class MultiFaceTracker:
                 if _iou(track.box, other.box) > self.config.duplicate_iou:
                     entry = next(f for f in faces if f.face_id == other.face_id)
                     faces.remove(entry)
+                    # reported as a face lost on this frame: no parameters, state LOST
+                    entry.result = dataclasses.replace(
+                        entry.result, state=TrackState.LOST, params=None, landmarks_2d=None,
+                        vertices=None, coarse_depth=None, displacement=None,
+                        reason=f"same face as id {track.face_id}",
+                    )
                     dropped.append(entry)
                     self._end(other, frame)
         return dropped
