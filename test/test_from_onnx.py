@@ -75,3 +75,29 @@ def test_fine_net_rebuilt_and_mismatch_refused(model, tmp_path):
         net_from_onnx(path)
     with pytest.raises(WeightFileError, match="does not exist"):
         net_from_onnx(tmp_path / "missing.onnx")
+
+
+def test_tracking_net_warm_started_from_a_coarse_net(model):
+    """A tracking net started from a CoarseNet reads the image as the CoarseNet did.
+
+    RGB filters and shared heads copied, PNCC filters zero: with a blank PNCC the tracking
+    net's identity/expression outputs are the CoarseNet's (normalised).
+    """
+    from face3d_ros.nets.tracking_net import TrackingNet
+    from training.train.warm_start import tracking_from_coarse
+
+    size = model.n_id + model.n_exp + 6
+    coarse = _perturbed(CoarseNet(model.n_id, model.n_exp, np.zeros(size, np.float32),
+                                  np.ones(size, np.float32)))
+    tracking = TrackingNet(model.n_id, model.n_exp, model.n_alb).eval()
+    assert tracking_from_coarse(tracking, coarse) > 100
+    w_t, w_c = tracking.trunk.conv1.weight, coarse.trunk.conv1.weight
+    assert torch.equal(w_t[:, :3], w_c) and not w_t[:, 3:].any()
+    x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        zc = coarse(x)
+        zt = tracking(torch.cat([x, torch.zeros_like(x)], dim=1))
+    n = model.n_id + model.n_exp
+    assert torch.allclose(zt[:, :n], zc[:, :n], atol=1e-5)
+    with pytest.raises(ValueError):
+        tracking_from_coarse(coarse, tracking)

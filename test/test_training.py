@@ -15,7 +15,7 @@ import yaml
 from face3d_ros.geometry.camera import project_np
 from face3d_ros.model.morphable import MorphableModel
 from face3d_ros.model.synthetic import make_synthetic_model
-from face3d_ros.nets.weights import WeightFileError, load_checkpoint
+from face3d_ros.nets.weights import load_checkpoint
 from face3d_ros.render.rasterizer import rasterize
 from training.datasets.shards import ShardWriter
 from training.train.cli import main as cli_main
@@ -160,8 +160,13 @@ def test_training_starts_from_exported_onnx_weights(datasets, tmp_path):
     warm = train(_config(datasets, tmp_path, "coarse", steps=1, name="warm",
                          init_from=str(onnx_path)), progress=False)
     assert warm.first_loss < fresh.first_loss, (warm.first_loss, fresh.first_loss)
-    with pytest.raises(WeightFileError):  # a coarse file for the tracking net is refused
-        train(_config(datasets, tmp_path, "tracking", steps=1, name="bad",
+    # the tracking net warm-starts from the CoarseNet (trunk, identity and expression heads)
+    tracking = train(_config(datasets, tmp_path, "tracking", steps=1, name="track-warm",
+                             init_from=str(onnx_path)), progress=False)
+    tnet, _ = load_checkpoint(tracking.run_dir / "checkpoint.pt", model=make_synthetic_model())
+    assert tnet.kind == "tracking"
+    with pytest.raises(ValueError, match="coarse net"):  # not for the FineNet
+        train(_config(datasets, tmp_path, "fine", steps=1, name="bad",
                       init_from=str(onnx_path)), progress=False)
 
 

@@ -378,6 +378,47 @@ def evaluate_loader(
     return {k: v / max(1, count) for k, v in sums.items()}
 
 
+def _fresh_net(config: TrainConfig, model: MorphableModel, data: NetSamples) -> nn.Module:
+    """A randomly initialised net with output statistics (or displacement scale) from the data."""
+    net = build_net_for(config, model)
+    net.contract = net.contract.replace(crop_scale=data.crop_scale)  # the data's framing
+    if config.net != "fine":
+        mean, std = compute_statistics(data, config.stats_samples, net.spec.groups)
+        net.set_statistics(mean, std)
+    else:
+        disp = np.concatenate(
+            [
+                data.shards[int(i)]["displacement"][data.shards[int(i)]["mask"] > 0]
+                for i in np.linspace(0, len(data) - 1, min(len(data), 64)).astype(int)
+            ]
+        )
+        net.output_std.fill_(float(max(np.std(disp), 1e-3)) if disp.size else 1.0)
+    return net
+
+
+def _init_net(config: TrainConfig, face: Any, data: NetSamples) -> nn.Module:
+    """The net ``config.init_from`` names: a checkpoint, or exported ONNX weights (any kind)."""
+    source = Path(config.init_from).expanduser()
+    if source.suffix != ".onnx":
+        net, _ = load_checkpoint(source, model=face, map_location="cpu")
+        return net
+    # exported weights (BatchNorm folded): rebuilt, the BatchNorms calibrated on 64 inputs of
+    # the data when the net reads this data's input (else on the ONNX check's random inputs)
+    from training.train.from_onnx import net_from_onnx
+
+    meta = verify_weights(source, model=face)  # sidecar, hash, model dims
+    channels, height, width = meta["input"]["shape"][1:]
+    picks = np.linspace(0, len(data) - 1, min(len(data), 64)).astype(int)
+    inputs = torch.stack([torch.as_tensor(data[int(i)]["input"]) for i in picks]).float()
+    if inputs.shape[1] < channels:
+        raise ValueError(f"init_from {source}: a {meta['net']} net reads {channels} input "
+                         f"channels, this data has {inputs.shape[1]}")
+    # the source's inputs: its leading channels (a CoarseNet's RGB of a tracking input), resized
+    calibration = nn.functional.interpolate(inputs[:, :channels], size=(height, width),
+                                            mode="bilinear", align_corners=False)
+    return net_from_onnx(source, calibration=calibration)
+
+
 def train(
     config: TrainConfig,
     *,
@@ -455,43 +496,29 @@ def train(
         net, ckpt = load_checkpoint(ckpt_path, net=config.net, model=face, map_location="cpu")
         start_step = int(ckpt["step"])
         wall_before = float(ckpt.get("wall_time_s", 0.0))
-    elif config.init_from and Path(config.init_from).suffix == ".onnx":
-        # exported weights (BatchNorm folded): rebuilt, BatchNorms calibrated on training images
-        from training.train.from_onnx import net_from_onnx
-
-        source = Path(config.init_from).expanduser()
-        verify_weights(source, net=config.net, model=face)  # sidecar, hash, kind, model dims
-        picks = np.linspace(0, len(data) - 1, min(len(data), 64)).astype(int)
-        calibration = torch.stack([torch.as_tensor(data[int(i)]["input"]) for i in picks])
-        net = net_from_onnx(source, calibration=calibration.float())
-        if abs(net.contract.crop_scale - data.crop_scale) > 1e-6:
-            raise ValueError(
-                f"init_from {config.init_from} was trained on crops of scale "
-                f"{net.contract.crop_scale}, the data has {data.crop_scale}"
-            )
     elif config.init_from:
-        net, _ = load_checkpoint(
-            Path(config.init_from).expanduser(), net=config.net, model=face, map_location="cpu"
-        )
-        if abs(net.contract.crop_scale - data.crop_scale) > 1e-6:
+        source = _init_net(config, face, data)
+        if source.kind == config.net:
+            net = source
+            if abs(net.contract.crop_scale - data.crop_scale) > 1e-6:
+                raise ValueError(
+                    f"init_from {config.init_from} was trained on crops of scale "
+                    f"{net.contract.crop_scale}, the data has {data.crop_scale}"
+                )
+        elif config.net == "tracking" and source.kind == "coarse":
+            from training.train.warm_start import tracking_from_coarse
+
+            net = _fresh_net(config, model, data)
+            copied = tracking_from_coarse(net, source)
+            print(f"init_from {config.init_from}: tracking net warm-started from a CoarseNet "
+                  f"({copied} tensors: trunk, identity and expression heads)", file=sys.stderr)
+        else:
             raise ValueError(
-                f"init_from {config.init_from} was trained on crops of scale "
-                f"{net.contract.crop_scale}, the data has {data.crop_scale}"
+                f"init_from {config.init_from} holds a {source.kind} net; a {config.net} run "
+                "starts from a net of its kind (or, for the tracking net, a CoarseNet)"
             )
     else:
-        net = build_net_for(config, model)
-        net.contract = net.contract.replace(crop_scale=data.crop_scale)  # the data's framing
-        if config.net != "fine":
-            mean, std = compute_statistics(data, config.stats_samples, net.spec.groups)
-            net.set_statistics(mean, std)
-        else:
-            disp = np.concatenate(
-                [
-                    data.shards[int(i)]["displacement"][data.shards[int(i)]["mask"] > 0]
-                    for i in np.linspace(0, len(data) - 1, min(len(data), 64)).astype(int)
-                ]
-            )
-            net.output_std.fill_(float(max(np.std(disp), 1e-3)) if disp.size else 1.0)
+        net = _fresh_net(config, model, data)
     net = net.to(device).train()
     if config.channels_last:
         net = net.to(memory_format=torch.channels_last)
