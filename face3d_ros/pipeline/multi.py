@@ -198,6 +198,13 @@ def _appearance_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
     return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
 
 
+def _add_stage_times(timings: dict[str, float], result: TrackResult) -> None:
+    """Add one face tracker's per-stage milliseconds (not its total) to the frame's."""
+    for key, value in result.timings_ms.items():
+        if key != "total":
+            timings[key] += value
+
+
 def _box(points: np.ndarray) -> tuple[float, float, float, float]:
     lo, hi = np.min(points, axis=0), np.max(points, axis=0)
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
@@ -371,9 +378,7 @@ class MultiFaceTracker:
                 continue
             tracker = self._take_tracker()
             result = tracker.start(image, det)
-            for key, value in result.timings_ms.items():
-                if key != "total":
-                    timings[key] += value
+            _add_stage_times(timings, result)
             if not result.has_face:
                 tracker.reset()
                 self._free.append(tracker)
@@ -443,9 +448,7 @@ class MultiFaceTracker:
         lost: list[TrackedFace] = []
         for track in sorted(self._active, key=lambda t: t.face_id):
             result = track.tracker.step(image)
-            for key, value in result.timings_ms.items():
-                if key != "total":
-                    timings[key] += value
+            _add_stage_times(timings, result)
             if result.has_face:
                 self._update(track, image, result)
                 faces.append(TrackedFace(track.face_id, result, frame - track.started))
@@ -475,10 +478,8 @@ class MultiFaceTracker:
             if failed is not None:
                 primary = dataclasses.replace(failed, state=state)
             else:
-                primary = TrackResult(
-                    state=state, params=None, landmarks_2d=None, crop=None, confidence=0.0,
-                    vertices=None, coarse_depth=None, displacement=None,
-                    reason="no face detected" if tracked_before == 0 else "no face tracked",
+                primary = TrackResult.without_face(
+                    state, "no face detected" if tracked_before == 0 else "no face tracked"
                 )
             primary_id = None
         timings["total"] = (time.perf_counter() - t_start) * 1e3

@@ -242,6 +242,24 @@ class TrackResult:
         """Whether this result carries a reconstruction."""
         return self.params is not None
 
+    @classmethod
+    def without_face(
+        cls, state: TrackState, reason: str, timings: dict[str, float] | None = None
+    ) -> TrackResult:
+        """A result with no reconstruction (state INITIALISING or LOST, and why)."""
+        return cls(
+            state=state,
+            params=None,
+            landmarks_2d=None,
+            crop=None,
+            confidence=0.0,
+            vertices=None,
+            coarse_depth=None,
+            displacement=None,
+            timings_ms={} if timings is None else timings,
+            reason=reason,
+        )
+
 
 def detection_area(detection: Any) -> float:
     """Area in square pixels of a detection's box (the largest face is the one tracked)."""
@@ -530,20 +548,6 @@ class Tracker:
         error = float(np.linalg.norm(projected - detected, axis=1).mean()) / size
         return float(np.clip(1.0 - error / self.config.max_landmark_error, 0.0, 1.0))
 
-    def _empty(self, state: TrackState, reason: str, timings: dict[str, float]) -> TrackResult:
-        return TrackResult(
-            state=state,
-            params=None,
-            landmarks_2d=None,
-            crop=None,
-            confidence=0.0,
-            vertices=None,
-            coarse_depth=None,
-            displacement=None,
-            timings_ms=timings,
-            reason=reason,
-        )
-
     def _lose(self, reason: str, timings: dict[str, float]) -> TrackResult:
         """Drop the track; this frame is LOST (or INITIALISING if nothing was ever found)."""
         state = TrackState.LOST if self._ever_found else TrackState.INITIALISING
@@ -552,7 +556,7 @@ class Tracker:
         self._prev_landmarks = None
         self._confidence = 0.0
         self._state = state
-        return self._empty(state, reason, timings)
+        return TrackResult.without_face(state, reason, timings)
 
     def _check_plausible(self, landmarks: np.ndarray, shape: tuple[int, ...]) -> str:
         """Reason why a reconstruction is implausible, or "" when it is fine."""
