@@ -29,40 +29,21 @@ for _path in (str(ROOT), str(ROOT / "test")):  # training/ and test/fixtures/
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+from fixtures.stand_ins import OneFaceTrackerBase  # noqa: E402
 
-class _Tracker:
-    """Stand-in tracker: TRACKING with the synthetic model's mean face; can block in step.
 
-    Has what the node's MultiFaceTracker uses of a Tracker: ``detector`` (one face covering
-    the image), ``config.detect_max_faces``, ``start``, ``step`` and ``reset``.
-    """
+class _Tracker(OneFaceTrackerBase):
+    """Stand-in tracker: TRACKING with the synthetic model's mean face; can block in step."""
 
     def __init__(self, model: Any) -> None:
-        from types import SimpleNamespace
-
+        super().__init__()
         self.model = model
         self.entered = threading.Event()
         self.release = threading.Event()
         self.release.set()
-        self.config = SimpleNamespace(detect_max_faces=8)
-        self.detector = SimpleNamespace(detect=self._detect)
-
-    @staticmethod
-    def _detect(rgb: np.ndarray) -> list:
-        from face3d_ros.detection.detector import Detection
-
-        h, w = rgb.shape[:2]
-        return [Detection((0.0, 0.0, float(w), float(h)), np.zeros((68, 2), np.float32), 1.0)]
 
     def warmup(self) -> None:
         """Nothing to compile."""
-
-    def reset(self) -> None:
-        """No state."""
-
-    def start(self, rgb: np.ndarray, detection: Any) -> Any:
-        """As step."""
-        return self.step(rgb)
 
     def step(self, rgb: np.ndarray) -> Any:
         from face3d_ros.params import FaceParams

@@ -25,6 +25,7 @@ for _path in (str(ROOT), str(ROOT / "test")):  # training/ and test/fixtures/
         sys.path.insert(0, _path)
 
 from fixtures.make_test_bag import IMAGE_TOPIC, INFO_TOPIC, write_sample_bag  # noqa: E402
+from fixtures.stand_ins import OneFaceTrackerBase  # noqa: E402
 
 from face3d_ros.node import replay  # noqa: E402
 from face3d_ros.node.replay import (  # noqa: E402
@@ -44,30 +45,12 @@ def _digest(path: pathlib.Path) -> dict[str, str]:
             for f in files}
 
 
-class _Tracker:
+class _Tracker(OneFaceTrackerBase):
     """Stand-in tracker: TRACKING with the synthetic model's mean face (or raise on a frame)."""
 
     def __init__(self, model: object, interrupt_at: int | None = None) -> None:
-        from types import SimpleNamespace
-
+        super().__init__()
         self.model, self.interrupt_at, self.calls = model, interrupt_at, 0
-        # what the replay's MultiFaceTracker uses of a Tracker: one face covering the image
-        self.config = SimpleNamespace(detect_max_faces=8)
-        self.detector = SimpleNamespace(detect=self._detect)
-
-    @staticmethod
-    def _detect(rgb: np.ndarray) -> list:
-        from face3d_ros.detection.detector import Detection
-
-        h, w = rgb.shape[:2]
-        return [Detection((0.0, 0.0, float(w), float(h)), np.zeros((68, 2), np.float32), 1.0)]
-
-    def reset(self) -> None:
-        """No state."""
-
-    def start(self, rgb: np.ndarray, detection: object) -> object:
-        """As step."""
-        return self.step(rgb)
 
     def step(self, rgb: np.ndarray) -> object:
         from face3d_ros.params import FaceParams
