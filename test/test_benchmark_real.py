@@ -411,3 +411,22 @@ def test_cli_rejects_bad_options(tmp_path: pathlib.Path) -> None:
         main(["--limit", "0"])
     missing = tmp_path / "nowhere"
     assert main(["--data", str(missing), "--out", str(tmp_path / "o"), "--sets", "frl"]) == 2
+
+
+def test_cli_int8_needs_the_quantized_files(
+    tiny_data: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--precision int8 loads <net>.int8.onnx; without them it fails with a clear error."""
+    import shutil
+
+    from face3d_ros.runtime.bundle import default_weights_dir
+    from training.benchmark_real.cli import main
+
+    weights = tmp_path / "weights"
+    shutil.copytree(default_weights_dir(), weights, ignore=shutil.ignore_patterns("*.int8.*"))
+    out = tmp_path / "out"
+    args = ["--data", str(tiny_data), "--out", str(out), "--sets", "frl", "--no-stage1"]
+    args += ["--weights", str(weights), "--precision", "int8", "--no-cache"]
+    assert main(args) == 2
+    assert "int8" in capsys.readouterr().err
+    assert not out.exists()

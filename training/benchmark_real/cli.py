@@ -101,6 +101,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="PnP focal length in image sides (see training/benchmark_real/headpose.py)",
     )
     ap.add_argument(
+        "--precision",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="weight precision of the Coarse/Tracking nets (int8: the <net>.int8.onnx files "
+        "written by python -m face3d_ros.runtime.quantize; onnxruntime only)",
+    )
+    ap.add_argument(
+        "--fine-precision",
+        choices=("fp32", "int8"),
+        default=None,
+        help="FineNet's precision when it differs from --precision (only with --with-fine)",
+    )
+    ap.add_argument(
         "--with-fine",
         action="store_true",
         help="also run FineNet in the Tracker (changes no figure; slower)",
@@ -207,6 +220,8 @@ def run(args: argparse.Namespace, command: str = "") -> dict[str, Any]:
         with_baselines=args.baselines,
         with_stage1=args.stage1,
         with_fine=args.with_fine,
+        precision=args.precision,
+        fine_precision=args.fine_precision,
         tracker_detector=args.tracker_detector,
         predictor_path=args.predictor,
         cache_dir=None if args.no_cache else (args.cache or default_cache_dir()),

@@ -255,6 +255,14 @@ def acceptance(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     return out
 
 
+def _precisions(meta: dict[str, Any]) -> str:
+    """``"fp32"``, or e.g. ``"int8 (FineNet fp32)"``, from the recorded Tracker settings."""
+    cfg = meta.get("tracker_config") or {}
+    main = cfg.get("precision", "fp32")
+    fine = cfg.get("fine_precision")
+    return main if fine in (None, main) else f"{main} (FineNet {fine})"
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The whole report as markdown."""
     meta = results["meta"]
@@ -265,6 +273,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"- date (UTC): {meta['date']}; git commit {meta.get('git_commit') or 'unknown'}; "
         f"{meta['seconds']:.0f} s wall, {meta['threads']} thread(s)",
         f"- weights: `{meta['weights_dir']}` ({meta.get('weights_note', '')})",
+        f"- net precision: {_precisions(meta)}",
         f"- Tracker detector: {meta.get('tracker_detector')}; reference and baseline boxes: "
         f"{meta.get('reference_detector')}",
         "- NME = mean 68-point distance / reference outer-eye-corner distance (points 36, 45)",

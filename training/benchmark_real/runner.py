@@ -185,6 +185,9 @@ class Bench:
         with_baselines: Run the no-network baselines.
         with_stage1: Run baseline (d) (about 2 s per photo) where the set asks for it.
         with_fine: Run FineNet in the Tracker (no effect on any figure; the node's default).
+        precision: Weight precision of the Coarse/Tracking nets (``"fp32"`` or ``"int8"``, as
+            ``TrackerConfig.precision``).
+        fine_precision: FineNet's precision when it differs (``TrackerConfig.fine_precision``).
         detector: Reference face detector (default: ``face3d_ros.detection.detector.FaceDetector``
             with ``predictor_path``).
         tracker_detector: Detector name for the Tracker (``face3d_ros.detection.interface``);
@@ -205,6 +208,8 @@ class Bench:
         with_baselines: bool = True,
         with_stage1: bool = True,
         with_fine: bool = False,
+        precision: str = "fp32",
+        fine_precision: str | None = None,
         detector: Any = None,
         tracker_detector: str | None = None,
         predictor_path: Any = None,
@@ -227,8 +232,14 @@ class Bench:
         self.log = log
         self.with_baselines = with_baselines
         self.with_stage1 = with_stage1 and with_baselines
-        #: The node's defaults; only the thread count (and FineNet, see the module doc) differ.
-        changes: dict[str, Any] = {"threads": int(threads), "use_fine": with_fine}
+        #: The node's defaults; only the thread count, precisions and FineNet (see the module
+        #: doc) differ.
+        changes: dict[str, Any] = {
+            "threads": int(threads),
+            "use_fine": with_fine,
+            "precision": precision,
+            "fine_precision": fine_precision,
+        }
         default = TrackerConfig()
         name = tracker_detector or getattr(default, "detector", "dlib")
         if hasattr(default, "detector"):
