@@ -179,6 +179,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faceless", type=int, default=30, help="blurred frames inserted")
     parser.add_argument("--detector", default=None, help="blazeface | dlib (default: config)")
     parser.add_argument("--threads", type=int, default=2, help="Tracker inference threads")
+    parser.add_argument(
+        "--weights", type=pathlib.Path, default=None, help="weights folder (default: shipped)"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="Coarse/Tracking nets' precision (int8: python -m face3d_ros.runtime.quantize)",
+    )
+    parser.add_argument(
+        "--fine-precision", choices=("fp32", "int8"), default=None, help="FineNet's, if other"
+    )
     parser.add_argument("--mediapipe-python", type=pathlib.Path, default=DEFAULT_MEDIAPIPE_PYTHON)
     parser.add_argument("--json", type=pathlib.Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
@@ -191,10 +203,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_peer: {exc}", file=sys.stderr)
         return 1
     frames, has_face = read_frames(args.video, args.frames, args.faceless)
-    extra = {} if args.detector is None else {"detector": args.detector}
-    fine = Tracker.load(TrackerConfig(threads=args.threads, use_fine=True, **extra))
+    extra: dict[str, Any] = {"precision": args.precision, "fine_precision": args.fine_precision}
+    if args.detector is not None:
+        extra["detector"] = args.detector
+    fine = Tracker.load(TrackerConfig(threads=args.threads, use_fine=True, **extra), args.weights)
     coarse = Tracker.load(
-        TrackerConfig(threads=args.threads, use_fine=False, **extra), detector=fine.detector
+        TrackerConfig(threads=args.threads, use_fine=False, **extra),
+        args.weights,
+        detector=fine.detector,
     )
     for tracker in (fine, coarse):
         tracker.warmup()
@@ -241,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         f"bench_peer: {args.video.name}, {video_frames} video frames "
         f"{frames[0].shape[1]}x{frames[0].shape[0]} + {len(frames) - video_frames} blurred "
         f"(no face); MediaPipe {worker.version}; Tracker detector "
-        f"{fine.config.detector}, {args.threads} threads"
+        f"{fine.config.detector}, {args.threads} threads, precision {args.precision}"
+        f"{'' if args.fine_precision is None else f' (FineNet {args.fine_precision})'}"
     )
     print(f"load average before {load_before}, after {load_after} (2 cores; shared = upper bounds)")
     figures: dict[str, Any] = {"load_before": load_before, "load_after": load_after}
