@@ -310,3 +310,28 @@ def test_int8_quantization(weights_dir, model, tmp_path):
         NetBundle.load(weights_dir, model=model, precision="int8")
     with pytest.raises(ValueError, match="only available with the onnxruntime"):
         NetBundle.load(weights_dir, model=model, backend="torch", precision="int8")
+
+
+def test_calibration_photos_reads_a_folder_in_name_order(tmp_path):
+    """--images: sorted photos, RGB, at most the limit; unreadable files skipped; empty fails."""
+    import cv2
+
+    from face3d_ros.runtime.quantize import calibration_photos
+
+    for i, name in enumerate(("b.png", "a.jpg", "c.png")):
+        bgr = np.zeros((20, 30, 3), np.uint8)
+        bgr[..., 2] = 40 * (i + 1)  # red channel in OpenCV's BGR order
+        cv2.imwrite(str(tmp_path / name), bgr)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "notes.txt").write_text("ignored")
+    photos = calibration_photos(tmp_path, limit=2)
+    assert len(photos) == 2 and photos[0].shape == (20, 30, 3)
+    red = [int(p[0, 0, 0]) for p in photos]
+    assert abs(red[0] - 80) <= 3 and red[1] == 40  # a.jpg (red 80, lossy), b.png (red 40)
+    assert len(calibration_photos(tmp_path, limit=10)) == 3
+    with pytest.raises(FileNotFoundError):
+        calibration_photos(tmp_path / "none", limit=1)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="no readable"):
+        calibration_photos(empty, limit=1)

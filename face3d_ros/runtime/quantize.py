@@ -11,13 +11,16 @@ sha256, the calibration data and the measured deviation from the float32 net on 
 ``NetBundle.load(precision="int8")`` then loads those files (and fails if they are missing).
 
 Calibration inputs are the real network inputs of the float32 tracker on the sample sequence
-(:mod:`face3d_ros.sample_data`: crops, PNCC images and coarse depth maps of one face); with
+(:mod:`face3d_ros.sample_data`: crops, PNCC images and coarse depth maps of one face) and,
+with ``--images``, on a folder of real photos (each tracked from a fresh start for a few
+frames: the CoarseNet sees one crop per photo, the tracking net and FineNet the next); with
 trained weights, check the recorded deviation (and the end-to-end accuracy) before relying on
 the INT8 nets.
 
 Usage::
 
-    python -m face3d_ros.runtime.quantize --weights face3d_ros/weights --frames 60
+    python -m face3d_ros.runtime.quantize --weights face3d_ros/weights --frames 60 \
+        [--images ../shared/data/faces/congress --max-images 64]
 """
 
 from __future__ import annotations
@@ -34,7 +37,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["INT8_TAG", "collect_calibration_inputs", "int8_path", "main", "quantize_onnx"]
+__all__ = [
+    "INT8_TAG",
+    "calibration_photos",
+    "collect_calibration_inputs",
+    "int8_path",
+    "main",
+    "quantize_onnx",
+]
 
 #: Infix of quantized weight files: ``coarse.onnx`` -> ``coarse.int8.onnx``.
 INT8_TAG = ".int8"
@@ -188,6 +198,44 @@ def collect_calibration_inputs(
     return recorded
 
 
+#: Frames each calibration photo is tracked for: an initialisation, then tracking frames.
+_FRAMES_PER_PHOTO = 3
+
+#: Photo suffixes :func:`calibration_photos` reads.
+_PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def calibration_photos(folder: str | os.PathLike[str], limit: int) -> list[np.ndarray]:
+    """The first ``limit`` photos of ``folder`` (sorted by name) as RGB uint8 arrays.
+
+    Args:
+        folder: A folder of ``.jpg`` / ``.jpeg`` / ``.png`` photos.
+        limit: Most photos returned.
+
+    Returns:
+        ``[H, W, 3]`` uint8 RGB photos (unreadable files are skipped).
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a folder or holds no readable photo.
+    """
+    import cv2
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"calibration folder {folder} does not exist")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in _PHOTO_SUFFIXES)
+    photos = []
+    for path in paths:
+        if len(photos) >= limit:
+            break
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is not None:
+            photos.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    if not photos:
+        raise FileNotFoundError(f"no readable .jpg/.png photo in {folder}")
+    return photos
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: quantize the nets of a weights directory.
 
@@ -204,8 +252,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="face model .npz (default model)")
     parser.add_argument("--nets", nargs="+", default=["coarse", "tracking", "fine"])
     parser.add_argument("--frames", type=int, default=60, help="sample-sequence frames")
+    parser.add_argument(
+        "--images",
+        type=Path,
+        default=None,
+        help="also calibrate on the photos of this folder (*.jpg, *.png; each tracked for "
+        f"{_FRAMES_PER_PHOTO} frames from a fresh start). Use photos the accuracy benchmark "
+        "does not score, e.g. ../shared/data/faces/congress",
+    )
+    parser.add_argument("--max-images", type=int, default=64, help="photos taken from --images")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
+    if args.max_images < 1:
+        parser.error(f"--max-images must be >= 1, got {args.max_images}")
 
     from face3d_ros.detection.detector import FaceDetector
     from face3d_ros.nets.weights import WeightFileError
@@ -224,6 +283,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         seq = SampleSequenceConfig(n_frames=args.frames, faceless_length=0)
         frames = [f.image for f in sample_sequence(seq)]
         recorded = collect_calibration_inputs(tracker, frames)
+        note = f"sample_data astronaut sequence, {args.frames} frames"
+        if args.images is not None:
+            photos = calibration_photos(args.images, args.max_images)
+            for photo in photos:
+                for net, xs in collect_calibration_inputs(
+                    tracker, [photo] * _FRAMES_PER_PHOTO
+                ).items():
+                    recorded[net] += xs
+            note += f"; {len(photos)} photos of folder {args.images.name!r}"
         assert nets.weights_dir is not None
         for net in args.nets:
             if not recorded[net]:
@@ -233,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 nets.weights_dir / f"{net}.onnx",
                 recorded[net],
                 overwrite=args.overwrite,
-                calibration_note=f"sample_data astronaut sequence, {args.frames} frames",
+                calibration_note=note,
             )
             q = side["quantization"]
             print(
