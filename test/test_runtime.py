@@ -283,7 +283,7 @@ def test_netbundle_errors(weights_dir, model, tmp_path):
 
 def test_int8_quantization(weights_dir, model, tmp_path):
     from face3d_ros.nets.weights import verify_weights
-    from face3d_ros.runtime.quantize import int8_path, quantize_onnx
+    from face3d_ros.runtime.quantize import int8_path, output_tail, quantize_onnx
 
     src = _copy(weights_dir, tmp_path, "fine")
     rng = np.random.default_rng(1)
@@ -303,6 +303,17 @@ def test_int8_quantization(weights_dir, model, tmp_path):
     b = f.run({"input": calib[0]})["displacement"]
     assert a.shape == b.shape == (1, 1, 256, 256)
     assert np.abs(a - b).max() <= side["quantization"]["max_abs_diff"] + 1e-6
+    # The output tail (FineNet: output Conv, de-normalising Mul/Add) stays float: its Conv
+    # reads a float weight initialiser, not a DequantizeLinear output.
+    import onnx
+
+    tail = side["quantization"]["float_nodes"]
+    assert tail and tail[0] == output_tail(src)[0] == "/net/unet/output/Conv"
+    graph = onnx.load(str(dst)).graph
+    producers = {o: n.op_type for n in graph.node for o in n.output}
+    out_conv = next(n for n in graph.node if n.name == tail[0])
+    assert out_conv.op_type == "Conv" and out_conv.input[1] not in producers
+    assert any(n.op_type == "QLinearConv" or n.op_type == "DequantizeLinear" for n in graph.node)
     with pytest.raises(FileExistsError):
         quantize_onnx(src, calib)
     # NetBundle never substitutes fp32 for missing INT8 files, and INT8 is onnxruntime-only.
@@ -310,6 +321,19 @@ def test_int8_quantization(weights_dir, model, tmp_path):
         NetBundle.load(weights_dir, model=model, precision="int8")
     with pytest.raises(ValueError, match="only available with the onnxruntime"):
         NetBundle.load(weights_dir, model=model, backend="torch", precision="int8")
+
+
+@pytest.mark.parametrize("net", ["coarse", "tracking"])
+def test_output_tail_is_the_heads_after_the_last_relu(weights_dir, net):
+    import onnx
+
+    from face3d_ros.runtime.quantize import output_tail
+
+    tail = output_tail(weights_dir / f"{net}.onnx")
+    ops = {n.name: n.op_type for n in onnx.load(str(weights_dir / f"{net}.onnx")).graph.node}
+    kinds = {ops[name] for name in tail}
+    assert "Gemm" in kinds and "Concat" in kinds
+    assert not kinds & {"Conv", "Relu"}
 
 
 def test_calibration_photos_reads_a_folder_in_name_order(tmp_path):

@@ -43,6 +43,7 @@ __all__ = [
     "collect_calibration_inputs",
     "int8_path",
     "main",
+    "output_tail",
     "quantize_onnx",
 ]
 
@@ -79,6 +80,7 @@ def quantize_onnx(
     *,
     overwrite: bool = False,
     calibration_note: str = "",
+    float_tail: bool = True,
 ) -> dict[str, Any]:
     """Quantize one exported net to INT8 (QDQ) and write its sidecar.
 
@@ -88,6 +90,11 @@ def quantize_onnx(
         dst: Output path (default :func:`int8_path` of ``src``).
         overwrite: Replace existing output files.
         calibration_note: Where the calibration data came from (stored in the sidecar).
+        float_tail: Keep the output tail in float: every node after the graph's last ``Relu``
+            (:func:`output_tail`: the heads and the de-normalisation). Quantized, the output
+            tensor shares one 8-bit scale across outputs of very different ranges (crop
+            translations of +-120 px beside rotations of +-0.5 rad), which erases the small
+            ones; the tail is a few small layers, so keeping it in float costs no time.
 
     Returns:
         The new sidecar, including ``quantization.max_abs_diff`` / ``mean_abs_diff`` /
@@ -129,6 +136,7 @@ def quantize_onnx(
     with tempfile.TemporaryDirectory(dir=dst.parent) as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        excluded = output_tail(pre) if float_tail else []
         out_tmp = Path(tmp) / "int8.onnx"
         quantize_static(
             str(pre),
@@ -138,6 +146,7 @@ def quantize_onnx(
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
+            nodes_to_exclude=excluded,
         )
         os.replace(out_tmp, dst)
 
@@ -157,9 +166,11 @@ def quantize_onnx(
             "weights_dtype": "int8",
             "quantization": {
                 "method": "onnxruntime quantize_static, QDQ, per-channel int8 weights, "
-                "uint8 activations, MinMax calibration",
+                "uint8 activations, MinMax calibration"
+                + ("; output tail (float_nodes) kept in float" if excluded else ""),
                 "source": src.name,
                 "source_sha256": meta["sha256"],
+                "float_nodes": excluded,
                 "calibration_samples": len(inputs),
                 "calibration": calibration_note,
                 "max_abs_diff": float(max(d.max() for d in diffs)),
@@ -171,6 +182,26 @@ def quantize_onnx(
     )
     sidecar_path(dst).write_text(json.dumps(side, indent=1) + "\n", encoding="utf-8")
     return side
+
+
+def output_tail(onnx_path: str | os.PathLike[str]) -> list[str]:
+    """Names of the nodes after the graph's last ``Relu`` (in the file's topological order).
+
+    For the project's nets these are the output heads and the de-normalisation: the pooled
+    ``Gemm`` heads, ``Concat``, ``Mul``/``Add`` of the ResNets, the output ``Conv`` and
+    ``Mul``/``Add`` of the FineNet U-Net.
+
+    Args:
+        onnx_path: An ``.onnx`` file.
+
+    Returns:
+        Node names (empty when the graph has no ``Relu``).
+    """
+    import onnx
+
+    nodes = list(onnx.load(str(onnx_path), load_external_data=False).graph.node)
+    last = max((i for i, n in enumerate(nodes) if n.op_type == "Relu"), default=None)
+    return [] if last is None else [n.name for n in nodes[last + 1 :]]
 
 
 def collect_calibration_inputs(
