@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import pathlib
 import sys
-from types import SimpleNamespace
 from typing import Any
 
 import cv2
@@ -34,6 +33,7 @@ from fixtures.make_test_bag import (  # noqa: E402
     INFO_TOPIC,
     write_sample_bag,
 )
+from fixtures.stand_ins import FaceLessRecorder  # noqa: E402
 
 from face3d_ros.node import conversions  # noqa: E402
 from face3d_ros.node.conversions import (  # noqa: E402
@@ -448,24 +448,8 @@ def test_replay_counts_corrupt_compressed_frames(tmp_path: pathlib.Path) -> None
         for k, msg in enumerate(messages):
             writer.write(conn, 1_000_000 * k, serialize_message(msg))
 
-    class Recorder:
-        """A Tracker stand-in whose detector records the frames it sees (and finds no face)."""
-
-        seen: list[tuple[int, tuple[int, ...]]] = []
-        config = SimpleNamespace(detect_max_faces=8)
-
-        def __init__(self) -> None:
-            self.detector = SimpleNamespace(detect=self.detect)
-
-        def detect(self, rgb: np.ndarray) -> list:
-            self.seen.append((int(rgb[0, 0, 0]), rgb.shape))
-            return []
-
-        def reset(self) -> None:
-            """No state."""
-
     logged: list[str] = []
-    rec = Recorder()
+    rec = FaceLessRecorder(lambda rgb: (int(rgb[0, 0, 0]), rgb.shape))
     summary = replay_bag(tmp_path / "in", tmp_path / "out", COMPRESSED_TOPIC, tracker=rec,
                          model_data=make_synthetic_model(), progress=False, log=logged.append)
     assert rec.seen == [(40 * i, (8, 12, 3)) for i in range(4)]

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import sys
 
 import numpy as np
 import onnx
@@ -26,23 +28,17 @@ from training.export import export_onnx, main, run_onnx
 
 torch.set_num_threads(2)
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT / "test") not in sys.path:  # test/fixtures/
+    sys.path.insert(0, str(ROOT / "test"))
+
+from fixtures.stand_ins import perturbed  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def model():
     """The tiny synthetic face model."""
     return make_synthetic_model()
-
-
-def _perturb(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Give the (zero-initialised) heads and BN statistics non-trivial values."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=g))
-        for name, b in net.named_buffers():
-            if name.endswith("running_var"):
-                b.uniform_(0.5, 1.5, generator=g)
-    return net.eval()
 
 
 def _coarse(model) -> CoarseNet:
@@ -51,7 +47,7 @@ def _coarse(model) -> CoarseNet:
     mean[-3:] = (112.0, 112.0, 2.0)
     std = np.ones(size, np.float32)
     std[-3:] = (10.0, 10.0, 0.3)
-    return _perturb(CoarseNet(model.n_id, model.n_exp, mean, std))
+    return perturbed(CoarseNet(model.n_id, model.n_exp, mean, std), bn_means=False)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +87,7 @@ def test_sidecar_contents(exported, model):
 
 
 def test_fp16_weights_keep_float32_io(model, tmp_path):
-    net = _perturb(FineNet(channels=(8, 16, 32)))
+    net = perturbed(FineNet(channels=(8, 16, 32)), bn_means=False)
     path = tmp_path / "fine.onnx"
     meta = export_onnx(net, path, model=model, fp16=True)
     proto = onnx.load(str(path))
@@ -108,7 +104,7 @@ def test_fp16_weights_keep_float32_io(model, tmp_path):
 
 
 def test_tracking_export(model, tmp_path):
-    net = _perturb(TrackingNet(model.n_id, model.n_exp, model.n_alb))
+    net = perturbed(TrackingNet(model.n_id, model.n_exp, model.n_alb), bn_means=False)
     meta = export_onnx(net, tmp_path / "tracking.onnx", model=model, check_batch=1)
     assert meta["output"]["shape"] == [None, model.n_id + model.n_exp + model.n_alb + 33]
     assert meta["check"]["max_abs_diff_fp32"] <= 1e-3
@@ -144,7 +140,7 @@ def test_corrupted_truncated_and_mismatched_files(exported, model, tmp_path):
 
 
 def test_checkpoint_roundtrip_and_errors(model, tmp_path):
-    net = _perturb(FineNet(channels=(8, 16)))
+    net = perturbed(FineNet(channels=(8, 16)), bn_means=False)
     path = tmp_path / "fine.pt"
     save_checkpoint(path, net, model=model, extra={"step": 3})
     loaded, ckpt = load_checkpoint(path, net="fine", model=model)

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -17,19 +19,11 @@ from face3d_ros.nets.weights import WeightFileError
 from training.export import export_onnx
 from training.train.from_onnx import net_from_onnx
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT / "test") not in sys.path:  # test/fixtures/
+    sys.path.insert(0, str(ROOT / "test"))
 
-def _perturbed(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Non-trivial BatchNorm statistics and heads, so that folding changes the convolutions."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=g))
-        for name, b in net.named_buffers():
-            if name.endswith("running_var"):
-                b.uniform_(0.5, 1.5, generator=g)
-            elif name.endswith("running_mean"):
-                b.uniform_(-0.2, 0.2, generator=g)
-    return net.eval()
+from fixtures.stand_ins import perturbed  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +35,7 @@ def model():
 def test_coarse_net_rebuilt_from_onnx_computes_the_same(model, tmp_path, fp16):
     """Eval outputs equal the original net's; calibrated train-mode outputs stay close."""
     size = model.n_id + model.n_exp + 6
-    net = _perturbed(CoarseNet(model.n_id, model.n_exp, np.zeros(size, np.float32),
+    net = perturbed(CoarseNet(model.n_id, model.n_exp, np.zeros(size, np.float32),
                                np.ones(size, np.float32)))
     path = tmp_path / "coarse.onnx"
     export_onnx(net, path, model=model, fp16=fp16)
@@ -60,7 +54,7 @@ def test_coarse_net_rebuilt_from_onnx_computes_the_same(model, tmp_path, fp16):
 
 
 def test_fine_net_rebuilt_and_mismatch_refused(model, tmp_path):
-    net = _perturbed(FineNet(channels=(8, 16)))
+    net = perturbed(FineNet(channels=(8, 16)))
     path = tmp_path / "fine.onnx"
     export_onnx(net, path, model=model)
     x = torch.rand(2, 2, 64, 64, generator=torch.Generator().manual_seed(2))
@@ -87,7 +81,7 @@ def test_tracking_net_warm_started_from_a_coarse_net(model):
     from training.train.warm_start import tracking_from_coarse
 
     size = model.n_id + model.n_exp + 6
-    coarse = _perturbed(CoarseNet(model.n_id, model.n_exp, np.zeros(size, np.float32),
+    coarse = perturbed(CoarseNet(model.n_id, model.n_exp, np.zeros(size, np.float32),
                                   np.ones(size, np.float32)))
     tracking = TrackingNet(model.n_id, model.n_exp, model.n_alb).eval()
     assert tracking_from_coarse(tracking, coarse) > 100

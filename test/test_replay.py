@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pathlib
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ for _path in (str(ROOT), str(ROOT / "test")):  # training/ and test/fixtures/
         sys.path.insert(0, _path)
 
 from fixtures.make_test_bag import IMAGE_TOPIC, INFO_TOPIC, write_sample_bag  # noqa: E402
+from fixtures.stand_ins import FaceLessRecorder  # noqa: E402
 
 from face3d_ros.node.replay import ReplayError, find_face_params_msg, main, replay_bag  # noqa: E402
 
@@ -152,23 +152,7 @@ def test_images_processed_in_stamp_order(tmp_path: pathlib.Path) -> None:
             img = numpy_to_image(np.full((8, 8, 3), 10 * i, np.uint8), "rgb8", make_header(i))
             writer.write(conn, 1_000_000 * k, serialize_message(img))
 
-    class Recorder:
-        """A Tracker stand-in whose detector records the frames it sees (and finds no face)."""
-
-        seen: list[int] = []
-        config = SimpleNamespace(detect_max_faces=8)
-
-        def __init__(self) -> None:
-            self.detector = SimpleNamespace(detect=self.detect)
-
-        def detect(self, rgb: np.ndarray) -> list:
-            self.seen.append(int(rgb[0, 0, 0]) // 10)
-            return []
-
-        def reset(self) -> None:
-            """No state."""
-
-    rec = Recorder()
+    rec = FaceLessRecorder(lambda rgb: int(rgb[0, 0, 0]) // 10)
     summary = replay_bag(tmp_path / "in", tmp_path / "out", IMAGE_TOPIC, tracker=rec,
                          model_data=make_synthetic_model(), progress=False)
     assert rec.seen == sorted(order) and summary["out_of_order"] == 0
