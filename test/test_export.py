@@ -32,7 +32,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT / "test") not in sys.path:  # test/fixtures/
     sys.path.insert(0, str(ROOT / "test"))
 
-from fixtures.stand_ins import perturbed  # noqa: E402
+from fixtures.weights import perturbed  # noqa: E402
 
 
 @pytest.fixture(scope="module")
