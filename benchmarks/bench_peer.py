@@ -10,7 +10,9 @@ keeps both under the same machine load. ``--faceless N`` inserts N heavily blurr
 frame in the middle of the sequence (the "camera covered" case: frames without a face).
 
 Printed: p50 / p95 wall time per frame for each, the Tracker's frames split by kind (no face,
-(re-)initialisation, tracking) with its per-stage times on tracking frames, the process CPU time
+initialisation from a full-frame detection, tracking frames by the net that ran: the
+single-image CoarseNet re-anchoring in the crop (``keyframe_interval`` 1, the default) or the
+tracking net) with its per-stage times on tracking frames, the process CPU time
 per frame (all threads; robust to other jobs on the machine, which stretch wall times, most of
 all for the longer calls), and the ratios Tracker / MediaPipe tracking mode over all frames.
 
@@ -161,9 +163,14 @@ def _pct(values: list[float]) -> tuple[float, float]:
 
 
 def _kind(result: Any) -> str:
+    """The kind of a Tracker frame: no face, initialisation or tracking (by the net that ran)."""
     if not result.has_face:
         return "no face"
-    return "initialisation" if result.reinitialised else "tracking"
+    if result.state.name != "TRACKING":
+        return "initialisation"
+    # keyframe_interval 1 (the default) re-anchors with the single-image net on every
+    # tracking frame; 0 runs the tracking net (drift re-anchors then run both nets).
+    return "tracking, single-image" if result.reinitialised else "tracking, tracking net"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             times[name].append(ms)
             cpu[name].append((time.process_time() - c0) * 1e3)
             by_kind[name].setdefault(_kind(result), []).append(ms)
-            if _kind(result) == "tracking":
+            if _kind(result).startswith("tracking"):
                 for stage, value in result.timings_ms.items():
                     stages[name].setdefault(stage, []).append(value)
     worker.close()

@@ -413,6 +413,51 @@ def test_cli_rejects_bad_options(tmp_path: pathlib.Path) -> None:
     assert main(["--data", str(missing), "--out", str(tmp_path / "o"), "--sets", "frl"]) == 2
 
 
+def test_tracker_set_parses_typed_overrides() -> None:
+    from training.benchmark_real.cli import parse_args, tracker_overrides
+
+    got = tracker_overrides(["keyframe_interval=1", "min_confidence=1", "use_fine=false"])
+    assert got == {"keyframe_interval": 1, "min_confidence": 1.0, "use_fine": False}
+    assert isinstance(got["min_confidence"], float)
+    assert tracker_overrides(["fine_precision=int8"]) == {"fine_precision": "int8"}
+    for bad in ("keyframe_interval", "nope=1", "keyframe_interval=1.5", "use_fine=3"):
+        with pytest.raises(ValueError):
+            tracker_overrides([bad])
+    with pytest.raises(SystemExit):
+        parse_args(["--tracker-set", "keyframe_interval=x"])
+    assert parse_args(["--tracker-set", "keyframe_interval=2"]).tracker_overrides == {
+        "keyframe_interval": 2
+    }
+
+
+def test_cli_tracker_set_reaches_the_tracker_and_the_report(
+    tiny_data: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """Default (keyframe_interval 1): every tracking frame is the single-image net; 0: not."""
+    from training.benchmark_real.cli import main
+
+    def run(name: str, *extra: str) -> dict:
+        out = tmp_path / name
+        args = ["--data", str(tiny_data), "--out", str(out), "--sets", "video"]
+        args += ["--no-baselines", "--no-cache", "--video-frames", "4", *extra]
+        assert main(args) == 0
+        res = json.loads((out / "results.json").read_text())
+        res["md"] = (out / "results.md").read_text()
+        return res
+
+    default = run("default")
+    assert "keyframe_interval" not in default["meta"]["tracker_config_vs_default"]
+    for v in default["video"].values():
+        tracking = [f for f in v["frames"] if f["state"] == "TRACKING"]
+        assert tracking and all(f["reanchor"] for f in tracking)
+        assert v["summary"]["tracking_net_frames"]["n"] == 0
+
+    tracking_net = run("kf0", "--tracker-set", "keyframe_interval=0")
+    assert tracking_net["meta"]["tracker_config_vs_default"]["keyframe_interval"] == [1, 0]
+    assert "keyframe_interval 1 -> 0" in tracking_net["md"]
+    assert sum(v["summary"]["tracking_net_frames"]["n"] for v in tracking_net["video"].values())
+
+
 def test_cli_int8_needs_the_quantized_files(
     tiny_data: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -143,7 +143,8 @@ def test_other_coarse_side_runs_end_to_end(weights_192, detector):
     assert side["training_data"]["samples"] == 6
     assert side["training_data"]["roots"][0]["generator"] == "training.train.prior_data"
 
-    tracker = Tracker.load(TrackerConfig(verify_interval=2), wdir, model=data, detector=detector)
+    config = TrackerConfig(verify_interval=2, keyframe_interval=0)  # the tracking net runs too
+    tracker = Tracker.load(config, wdir, model=data, detector=detector)
     assert tracker.nets.coarse.io.input_shape == (3, 192, 192)
     seen = []
     tracker.input_recorder = lambda net, x: seen.append((net, x.shape))

@@ -83,7 +83,10 @@ def detector():
 
 
 def _tracker(nets, detector, **overrides) -> Tracker:
-    config = TrackerConfig(**{"threads": 2, "verify_interval": VERIFY, **overrides})
+    """A Tracker that runs the tracking net between re-anchors (keyframe_interval 0)."""
+    config = TrackerConfig(
+        **{"threads": 2, "verify_interval": VERIFY, "keyframe_interval": 0, **overrides}
+    )
     return Tracker(config, nets.model, nets, detector)
 
 
@@ -265,7 +268,7 @@ def test_nan_output_loses_track_then_reacquires(nets, detector):
         return v
 
     bad = _with_tracking(nets, nan)
-    tracker = Tracker(TrackerConfig(use_fine=False), bad.model, bad, detector)
+    tracker = Tracker(TrackerConfig(use_fine=False, keyframe_interval=0), bad.model, bad, detector)
     assert tracker.step(sample_frame(0, SEQ).image).state == TrackState.INITIALISING
     lost = tracker.step(sample_frame(1, SEQ).image)
     assert lost.state == TrackState.LOST and "non-finite" in lost.reason
@@ -279,7 +282,7 @@ def test_face_leaving_image_loses_track(nets, detector):
         return v
 
     bad = _with_tracking(nets, shove)
-    tracker = Tracker(TrackerConfig(use_fine=False), bad.model, bad, detector)
+    tracker = Tracker(TrackerConfig(use_fine=False, keyframe_interval=0), bad.model, bad, detector)
     tracker.step(sample_frame(0, SEQ).image)
     lost = tracker.step(sample_frame(1, SEQ).image)
     assert lost.state == TrackState.LOST

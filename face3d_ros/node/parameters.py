@@ -118,7 +118,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "keyframe_interval", _TC["keyframe_interval"],
-        "Re-initialise from the Single-image CoarseNet every N tracked frames; 0 = never.",
+        "Re-anchor with the Single-image CoarseNet every N tracked frames: 1 = the single-image "
+        "net on every frame (the shipped tracking net drifts); 0 = the Tracking CoarseNet "
+        "between drift re-anchors.",
         int_range=(0, 10000),
     ),
     ParamSpec(

@@ -28,7 +28,7 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["SETS", "main", "parse_args"]
+__all__ = ["SETS", "main", "parse_args", "tracker_overrides"]
 
 #: Set names accepted by ``--sets``.
 SETS = ("frl", "smiling", "pose", "video")
@@ -136,12 +136,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="face detector of the Tracker (a face3d_ros.detection.interface name, e.g. "
         "blazeface or dlib; default: the node's). The reference landmarks are always dlib's",
     )
+    ap.add_argument(
+        "--tracker-set",
+        dest="tracker_set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one TrackerConfig field for the nets under test (repeatable), e.g. "
+        "--tracker-set keyframe_interval=1 (the single-image CoarseNet on every tracking frame)",
+    )
     args = ap.parse_args(argv)
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     bad = [s for s in sets if s not in SETS]
     if bad or not sets:
         ap.error(f"--sets must be a comma-separated subset of {','.join(SETS)}, got {args.sets!r}")
     args.sets = sets
+    try:
+        args.tracker_overrides = tracker_overrides(args.tracker_set)
+    except ValueError as exc:
+        ap.error(str(exc))
     for name in ("limit", "video_frames", "threads"):
         v = getattr(args, name)
         if v is not None and v < 1:
@@ -149,6 +162,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not args.pnp_focal > 0:
         ap.error(f"--pnp-focal must be > 0, got {args.pnp_focal}")
     return args
+
+
+def tracker_overrides(items: list[str]) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` items into TrackerConfig overrides (values as YAML scalars).
+
+    Raises:
+        ValueError: An item without ``=``, a key TrackerConfig does not have, or a value whose
+            type does not match the field's default (an int is accepted for a float field).
+    """
+    import dataclasses
+
+    import yaml
+
+    from face3d_ros.pipeline.tracker import TrackerConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrackerConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--tracker-set expects KEY=VALUE, got {item!r}")
+        if key not in defaults:
+            raise ValueError(f"--tracker-set: TrackerConfig has no field {key!r}")
+        value = yaml.safe_load(raw) if raw.strip() else None
+        default = defaults[key]
+        if default is not None and value is not None:
+            want = float if isinstance(default, float) else type(default)
+            ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+            if want is float and isinstance(value, int) and not isinstance(value, bool):
+                value, ok = float(value), True
+            if not ok:
+                raise ValueError(
+                    f"--tracker-set {key}: expected {want.__name__}, got {raw.strip()!r}"
+                )
+        out[key] = value
+    return out
 
 
 def _git_commit() -> str | None:
@@ -223,6 +273,7 @@ def run(args: argparse.Namespace, command: str = "") -> dict[str, Any]:
         precision=args.precision,
         fine_precision=args.fine_precision,
         tracker_detector=args.tracker_detector,
+        tracker_overrides=args.tracker_overrides,
         predictor_path=args.predictor,
         cache_dir=None if args.no_cache else (args.cache or default_cache_dir()),
     )

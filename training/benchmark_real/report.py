@@ -263,6 +263,12 @@ def _precisions(meta: dict[str, Any]) -> str:
     return main if fine in (None, main) else f"{main} (FineNet {fine})"
 
 
+def _changed(meta: dict[str, Any]) -> str:
+    """``"none"`` or ``"keyframe_interval 0 -> 1, ..."`` from the recorded Tracker settings."""
+    diff = meta.get("tracker_config_vs_default") or {}
+    return ", ".join(f"{k} {a} -> {b}" for k, (a, b) in diff.items()) or "none"
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The whole report as markdown."""
     meta = results["meta"]
@@ -276,6 +282,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"- net precision: {_precisions(meta)}",
         f"- Tracker detector: {meta.get('tracker_detector')}; reference and baseline boxes: "
         f"{meta.get('reference_detector')}",
+        f"- Tracker settings changed from the node's defaults: {_changed(meta)}",
         "- NME = mean 68-point distance / reference outer-eye-corner distance (points 36, 45)",
         "",
     ]
@@ -339,7 +346,7 @@ def markdown(results: dict[str, Any]) -> str:
     vid = results.get("video")
     if vid:
         lines += [
-            "## Video through the Tracker (node loop, default TrackerConfig) vs dlib per frame",
+            "## Video through the Tracker (node loop, settings above) vs dlib per frame",
             "",
         ]
         lines += _video_table(vid) + [""]

@@ -193,6 +193,8 @@ class Bench:
         tracker_detector: Detector name for the Tracker (``face3d_ros.detection.interface``);
             None = the node's default (``TrackerConfig().detector``; dlib where the Tracker has
             no such setting).
+        tracker_overrides: TrackerConfig fields to change for the nets under test (e.g.
+            ``{"keyframe_interval": 1}``); applied after the settings above.
         predictor_path: dlib 68-point predictor file (None = the default location).
         cache_dir: On-disk cache of the reference detections and stage-1 fits (:mod:`.cache`);
             None = no cache.
@@ -212,6 +214,7 @@ class Bench:
         fine_precision: str | None = None,
         detector: Any = None,
         tracker_detector: str | None = None,
+        tracker_overrides: dict[str, Any] | None = None,
         predictor_path: Any = None,
         cache_dir: Any = None,
         model: Any = None,
@@ -240,6 +243,7 @@ class Bench:
             "precision": precision,
             "fine_precision": fine_precision,
         }
+        changes.update(tracker_overrides or {})
         default = TrackerConfig()
         name = tracker_detector or getattr(default, "detector", "dlib")
         if hasattr(default, "detector"):
