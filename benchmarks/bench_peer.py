@@ -198,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fine-precision", choices=("fp32", "int8"), default=None, help="FineNet's, if other"
     )
+    parser.add_argument(
+        "--keyframe-interval",
+        type=int,
+        default=None,
+        help="TrackerConfig.keyframe_interval (default: the Tracker's, 1 = the single-image "
+        "CoarseNet on every tracking frame; 0 = the tracking net)",
+    )
     parser.add_argument("--mediapipe-python", type=pathlib.Path, default=DEFAULT_MEDIAPIPE_PYTHON)
     parser.add_argument("--json", type=pathlib.Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
@@ -213,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     extra: dict[str, Any] = {"precision": args.precision, "fine_precision": args.fine_precision}
     if args.detector is not None:
         extra["detector"] = args.detector
+    if args.keyframe_interval is not None:
+        extra["keyframe_interval"] = args.keyframe_interval
     fine = Tracker.load(TrackerConfig(threads=args.threads, use_fine=True, **extra), args.weights)
     coarse = Tracker.load(
         TrackerConfig(threads=args.threads, use_fine=False, **extra),
@@ -265,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{frames[0].shape[1]}x{frames[0].shape[0]} + {len(frames) - video_frames} blurred "
         f"(no face); MediaPipe {worker.version}; Tracker detector "
         f"{fine.config.detector}, {args.threads} threads, precision {args.precision}"
-        f"{'' if args.fine_precision is None else f' (FineNet {args.fine_precision})'}"
+        f"{'' if args.fine_precision is None else f' (FineNet {args.fine_precision})'}, "
+        f"keyframe_interval {fine.config.keyframe_interval}"
     )
     print(f"load average before {load_before}, after {load_after} (2 cores; shared = upper bounds)")
     figures: dict[str, Any] = {"load_before": load_before, "load_after": load_after}

@@ -149,16 +149,20 @@ def _bench_net(backend: Any, repeats: int) -> tuple[float, float, float, float]:
 
 def _make_int8(wdir: Path, model_data: Any, detector: Any, frames: list, threads: int) -> Path:
     """Quantize the fp32 nets of ``wdir`` into a temporary copy (calibrated on ``frames``)."""
-    from face3d_ros.pipeline import Tracker, TrackerConfig
+    from face3d_ros.pipeline import Tracker
     from face3d_ros.runtime import NetBundle
-    from face3d_ros.runtime.quantize import collect_calibration_inputs, quantize_onnx
+    from face3d_ros.runtime.quantize import (
+        calibration_tracker_config,
+        collect_calibration_inputs,
+        quantize_onnx,
+    )
 
     out = Path(tempfile.mkdtemp(prefix="face3d_int8_"))
     for name in ("coarse", "tracking", "fine"):
         for suffix in (".onnx", ".json"):
             shutil.copy(wdir / f"{name}{suffix}", out / f"{name}{suffix}")
     nets = NetBundle.load(out, threads=threads, model=model_data)
-    tracker = Tracker(TrackerConfig(threads=threads), nets.model, nets, detector)
+    tracker = Tracker(calibration_tracker_config(threads=threads), nets.model, nets, detector)
     recorded = collect_calibration_inputs(tracker, frames[:60])
     for name in ("coarse", "tracking", "fine"):
         side = quantize_onnx(out / f"{name}.onnx", recorded[name], calibration_note="benchmark")

@@ -356,3 +356,20 @@ def test_pncc_kernel_matches_render_pncc(model_data):
     ref = render_pncc(model, screen, 64, 64).transpose(2, 0, 1)
     assert np.allclose(out, ref, atol=1e-6)
     assert (out[:, frags.triangle_id < 0] == 0).all()
+
+
+def test_int8_calibration_records_every_net(nets, detector):
+    """The quantizer's Tracker settings run all three nets (the default never runs tracking)."""
+    from face3d_ros.runtime.quantize import calibration_tracker_config, collect_calibration_inputs
+
+    frames = [sample_frame(i, SEQ).image for i in range(4)]
+    recorded = collect_calibration_inputs(
+        Tracker(calibration_tracker_config(), nets.model, nets, detector), frames
+    )
+    assert all(len(recorded[net]) > 0 for net in ("coarse", "tracking", "fine")), {
+        k: len(v) for k, v in recorded.items()
+    }
+    default = collect_calibration_inputs(
+        Tracker(TrackerConfig(), nets.model, nets, detector), frames
+    )
+    assert not default["tracking"] and default["coarse"]

@@ -40,6 +40,7 @@ import numpy as np
 __all__ = [
     "INT8_TAG",
     "calibration_photos",
+    "calibration_tracker_config",
     "collect_calibration_inputs",
     "int8_path",
     "main",
@@ -204,6 +205,20 @@ def output_tail(onnx_path: str | os.PathLike[str]) -> list[str]:
     return [] if last is None else [n.name for n in nodes[last + 1 :]]
 
 
+def calibration_tracker_config(**changes: Any) -> Any:
+    """The Tracker settings that record calibration inputs of all three nets.
+
+    ``keyframe_interval`` 0, so that the tracking net runs between re-anchors (the default, 1,
+    never runs it); ``verify_interval`` 3. ``changes`` go on top (e.g. ``threads``).
+
+    Returns:
+        A :class:`~face3d_ros.pipeline.TrackerConfig`.
+    """
+    from face3d_ros.pipeline import TrackerConfig
+
+    return TrackerConfig(**{"verify_interval": 3, "keyframe_interval": 0, **changes})
+
+
 def collect_calibration_inputs(
     tracker: Any, frames: Sequence[np.ndarray]
 ) -> dict[str, list[np.ndarray]]:
@@ -299,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from face3d_ros.detection.detector import FaceDetector
     from face3d_ros.nets.weights import WeightFileError
-    from face3d_ros.pipeline import Tracker, TrackerConfig
+    from face3d_ros.pipeline import Tracker
     from face3d_ros.runtime.bundle import NetBundle
     from face3d_ros.sample_data import SampleSequenceConfig, sample_sequence
 
@@ -310,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             model = load_face_model(args.model)
         nets = NetBundle.load(args.weights, model=model, threads=2)
-        tracker = Tracker(TrackerConfig(verify_interval=3), nets.model, nets, FaceDetector())
+        tracker = Tracker(calibration_tracker_config(), nets.model, nets, FaceDetector())
         seq = SampleSequenceConfig(n_frames=args.frames, faceless_length=0)
         frames = [f.image for f in sample_sequence(seq)]
         recorded = collect_calibration_inputs(tracker, frames)
