@@ -16,11 +16,16 @@ Lifecycle:
 
 Threading: the image callback only stores the newest message (counting those it replaces as
 dropped) and wakes the node's own inference thread (started on activate, joined on
-deactivate), so the executor's threads stay free for parameter and lifecycle services.
-Inference used to run as a guard-condition callback in a MutuallyExclusive callback group of
-the MultiThreadedExecutor; while that callback was busy the executor's wait loop spun (about
-2,000 wake-ups a second measured here, one core of Python holding the GIL), which roughly
-doubled the in-node latency on two cores.
+deactivate), so the executor stays free for parameter and lifecycle services. Inference used to
+run as a guard-condition callback in a MutuallyExclusive callback group of the
+MultiThreadedExecutor; while that callback was busy the executor's wait loop spun (about 2,000
+wake-ups a second measured here, one core of Python holding the GIL), which roughly doubled the
+in-node latency on two cores. With inference on its own thread no callback blocks, so one
+executor thread is enough, and it is much cheaper: rclpy's MultiThreadedExecutor (3 threads)
+competed with the inference thread for the GIL (in-node crop 17-22 ms and CoarseNet 17-27 ms
+against 1.4 and 11 ms), and ``benchmarks/bench_node.py --rate 30`` went from 5.6-12.0 Hz to
+27-29 Hz (fp32; INT8: 30 Hz, latency p50 37-45 ms) with the SingleThreadedExecutor
+(2026-12-03).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -408,7 +413,7 @@ def main(args: list[str] | None = None) -> int:
     argv = args if args is not None else sys.argv
     rclpy.init(args=argv)
     node = Face3dNode(startup_args=list(argv))
-    executor = MultiThreadedExecutor(num_threads=3)
+    executor = SingleThreadedExecutor()  # see the module doc (threading)
     executor.add_node(node)
     try:
         if node.get_parameter("autostart").value:
