@@ -268,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  detector: {detector_name}")
     print(f"  loadavg : {os.getloadavg()} (other processes share these cores: numbers are noisy)")
 
+    keyframe = (
+        {} if args.keyframe_interval is None else {"keyframe_interval": args.keyframe_interval}
+    )
     summary = []
     scratch: list[Path] = []
     int8_dir: Path | None = None
@@ -290,9 +293,6 @@ def main(argv: list[str] | None = None) -> int:
             precision=net_precision,
             fine_precision=fine_precision,
             allow_spinning=args.spin,
-        )
-        keyframe = (
-            {} if args.keyframe_interval is None else {"keyframe_interval": args.keyframe_interval}
         )
         for use_fine in (False, True):
             cfg = TrackerConfig(
