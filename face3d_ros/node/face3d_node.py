@@ -21,11 +21,9 @@ run as a guard-condition callback in a MutuallyExclusive callback group of the
 MultiThreadedExecutor; while that callback was busy the executor's wait loop spun (about 2,000
 wake-ups a second measured here, one core of Python holding the GIL), which roughly doubled the
 in-node latency on two cores. With inference on its own thread no callback blocks, so one
-executor thread is enough, and it is much cheaper: rclpy's MultiThreadedExecutor (3 threads)
-competed with the inference thread for the GIL (in-node crop 17-22 ms and CoarseNet 17-27 ms
-against 1.4 and 11 ms), and ``benchmarks/bench_node.py --rate 30`` went from 5.6-12.0 Hz to
-27-29 Hz (fp32; INT8: 30 Hz, latency p50 37-45 ms) with the SingleThreadedExecutor
-(2026-12-03).
+executor thread is enough: the SingleThreadedExecutor, since rclpy's MultiThreadedExecutor's
+threads competed with the inference thread for the GIL (measured figures in docs/node.md,
+"Threading and dropping").
 """
 
 from __future__ import annotations
