@@ -235,3 +235,54 @@ def test_resume_keeps_the_schedule_and_skips_without_reading(datasets, tmp_path)
     assert list(sampler) == whole[4:] and len(sampler) == 6 and sorted(whole) == list(range(10))
     sampler.set_epoch(3)
     assert list(sampler) != whole
+
+
+def test_component_correlation_scores_recovered_coefficients():
+    from training.evaluate import component_correlation
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(64, 10))
+    assert component_correlation(truth, truth) == pytest.approx(1.0)
+    assert component_correlation(-2.0 * truth + 1.0, truth) == pytest.approx(-1.0)
+    # A constant prediction (the mean face) recovers nothing: 0, not NaN.
+    assert component_correlation(np.zeros_like(truth), truth) == 0.0
+    # Half the components recovered, half noise: about 0.5.
+    half = np.concatenate([truth[:, :5], rng.normal(size=(64, 5))], axis=1)
+    assert 0.35 < component_correlation(half, truth) < 0.65
+    with pytest.raises(ValueError):
+        component_correlation(truth[:1], truth[:1])
+
+
+def test_geometric_output_weights_follow_each_coefficients_effect(datasets, tmp_path):
+    from face3d_ros.nets.contract import output_groups
+    from training.train.losses import geometric_output_weights
+
+    model = MorphableModel(make_synthetic_model())
+    groups = output_groups("tracking", *model.dims)
+    sizes = dict(groups)
+    n = sum(sizes.values())
+    w = geometric_output_weights(model, groups, torch.ones(n))
+    n_id, n_exp = sizes["id"], sizes["exp"]
+    shaped = w[: n_id + n_exp]
+    assert shaped.mean().item() == pytest.approx(1.0, rel=1e-5)
+    assert torch.all(w[n_id + n_exp :] == 1.0)  # albedo, SH, pose deltas untouched
+    # the weight is the face-region RMS displacement of one normalised unit, up to the common
+    # normalisation: doubling a component's output std doubles its weight relative to the rest
+    mask = model.face_mask / model.face_mask.sum()
+    rms = ((model.exp_basis.reshape(n_exp, -1, 3).square().sum(-1) * mask).sum(-1)).sqrt()
+    ratio = w[n_id : n_id + n_exp] / rms
+    assert torch.allclose(ratio, ratio[0].expand_as(ratio), rtol=1e-4)
+    std = torch.ones(n)
+    std[n_id] = 2.0
+    w2 = geometric_output_weights(model, groups, std)
+    before, after = (w[n_id] / w[n_id + 1]).item(), (w2[n_id] / w2[n_id + 1]).item()
+    assert after == pytest.approx(2 * before, rel=1e-5)
+    with pytest.raises(ValueError, match="output_std"):
+        geometric_output_weights(model, groups, torch.ones(n + 1))
+
+    # a run with the weighting trains and reports the weighted MSE
+    result = train(_config(datasets, tmp_path, "coarse", steps=2, log_every=1,
+                           param_reg=1.0, param_weighting="geometry"), progress=False)
+    assert all(np.isfinite(float(r["param_mse"])) for r in _curve(result.run_dir))
+    with pytest.raises(ValueError, match="param_weighting"):
+        apply_overrides(TrainConfig(data="x"), {"param_weighting": "nope"}).validate()

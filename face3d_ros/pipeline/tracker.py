@@ -783,7 +783,6 @@ class Tracker:
             box = self._box(self._prev_landmarks, image.shape, self._track_scale)
         except ValueError as exc:  # degenerate landmarks or a box off the image
             return self._lose(f"no usable tracking crop ({exc})", timings)
-        crop = crop_image(image, box, self._track_size)
         timings["crop"] += (time.perf_counter() - t0) * 1e3
 
         self._frames_since_init += 1
@@ -803,6 +802,10 @@ class Tracker:
         if keyframe and detected is not None:
             return self._reanchor(image, detected, timings)
 
+        # The tracking net's crop (a keyframe's CoarseNet crops around the detection instead).
+        t0 = time.perf_counter()
+        crop = crop_image(image, box, self._track_size)
+        timings["crop"] += (time.perf_counter() - t0) * 1e3
         # [RGB crop | PNCC of the previous mesh with the previous pose, in this crop].
         t1 = time.perf_counter()
         _, prev_pose_crop = tracking_input(

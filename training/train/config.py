@@ -20,9 +20,18 @@ from typing import Any
 
 import yaml
 
-__all__ = ["NET_KINDS", "TrainConfig", "apply_overrides", "load_config_file", "parse_set"]
+__all__ = [
+    "NET_KINDS",
+    "PARAM_WEIGHTINGS",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config_file",
+    "parse_set",
+]
 
 NET_KINDS = ("coarse", "tracking", "fine")
+#: Choices of :attr:`TrainConfig.param_weighting`.
+PARAM_WEIGHTINGS = ("uniform", "geometry")
 
 
 @dataclass
@@ -63,6 +72,11 @@ class TrainConfig:
         stats_samples: Training samples used to estimate the parameter mean/std.
         param_reg: Weight of a small normalised-parameter MSE added to the proposed loss
             (0 = the paper's loss exactly; it anchors unobservable coefficients).
+        param_weighting: Per-output weights of the normalised parameter MSE (the ``param_reg``
+            term and the ``mse`` loss): ``uniform`` (every output 1, the paper's baseline) or
+            ``geometry`` (identity and expression outputs weighted by the face-region RMS
+            displacement one normalised unit causes, averaging 1;
+            :func:`training.train.losses.geometric_output_weights`).
         fine_channels: FineNet U-Net channels.
         fine_depth_scale: FineNet depth normalisation (pixels).
         input_size: Net input side in pixels; 0 = the contract default
@@ -110,6 +124,7 @@ class TrainConfig:
     max_pixels: int = 1024
     stats_samples: int = 512
     param_reg: float = 0.0
+    param_weighting: str = "uniform"
     fine_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
     fine_depth_scale: float = 32.0
     input_size: int = 0
@@ -129,6 +144,10 @@ class TrainConfig:
             raise ValueError(f"net must be one of {NET_KINDS}, got {self.net!r}")
         if self.loss not in ("proposed", "mse"):
             raise ValueError(f"loss must be 'proposed' or 'mse', got {self.loss!r}")
+        if self.param_weighting not in PARAM_WEIGHTINGS:
+            raise ValueError(
+                f"param_weighting must be one of {PARAM_WEIGHTINGS}, got {self.param_weighting!r}"
+            )
         if not self.data:
             raise ValueError("data (training shard root) is required")
         for name in ("steps", "batch_size", "log_every", "ckpt_every", "max_pixels"):

@@ -47,6 +47,7 @@ from training.train.losses import (
     PixelRows,
     color_loss,
     fine_loss,
+    geometric_output_weights,
     mean_vertex_distance,
     param_mse_loss,
     pose_geo_losses,
@@ -162,7 +163,10 @@ def compute_loss(
         return LossOutput(total, {"loss": _f(total), "fine_mse_mm2": _f(mm2)}, {})
 
     target_norm = core.normalize(batch["target"])
-    mse = param_mse_loss(z, target_norm)
+    weights_p = None
+    if config.param_weighting == "geometry":
+        weights_p = geometric_output_weights(model, core.spec.groups, core.output_std)
+    mse = param_mse_loss(z, target_norm, weights_p)
     need_geometry = config.loss == "proposed" or all_metrics
     terms: dict[str, float] = {"param_mse": _f(mse)}
     weights: dict[str, float] = {}

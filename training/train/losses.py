@@ -44,6 +44,7 @@ __all__ = [
     "fine_loss",
     "gt_pixel_rows",
     "mean_vertex_distance",
+    "geometric_output_weights",
     "param_mse_loss",
     "pose_geo_losses",
     "project_rows",
@@ -298,17 +299,78 @@ def self_balanced(
     return total, {n: float(w) for n, w in zip(names, weights, strict=True)}
 
 
-def param_mse_loss(pred_norm: torch.Tensor, target_norm: torch.Tensor) -> torch.Tensor:
+def param_mse_loss(
+    pred_norm: torch.Tensor, target_norm: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Baseline: MSE of the normalised parameter vectors (Table II "MSE").
 
     Args:
         pred_norm: [B, P] normalised predictions.
         target_norm: [B, P] normalised targets.
+        weights: Optional [P] per-output weights (e.g. :func:`geometric_output_weights`);
+            None = all 1 (the paper's baseline).
 
     Returns:
-        Scalar.
+        Scalar: ``mean_b mean_p w_p (pred - target)^2``.
     """
-    return (pred_norm - target_norm).square().mean()
+    sq = (pred_norm - target_norm).square()
+    if weights is not None:
+        sq = sq * weights
+    return sq.mean()
+
+
+def geometric_output_weights(
+    model: torch.nn.Module,
+    groups: tuple[tuple[str, int], ...],
+    output_std: torch.Tensor,
+) -> torch.Tensor:
+    """Weights of the normalised parameter MSE that follow each coefficient's effect on the face.
+
+    In the normalised MSE every output counts the same, but one normalised unit of the default
+    model's ``jaw_open`` moves the face region by 3.3 mm RMS and one of a residual expression
+    mode by under 0.1 mm: the few coefficients that shape a smile or an open mouth get a tiny
+    share of the gradient. Here an identity or expression output's weight is the RMS (over the
+    face-region vertices, ``face_mask``) of the vertex displacement in mm that one normalised
+    unit of it causes (basis row x sigma x output std), divided by the mean of these over all
+    identity and expression outputs, so the id + exp weights average 1. Every other output
+    (albedo, SH, pose, pose deltas) keeps weight 1.
+
+    Args:
+        model: The :class:`~face3d_ros.model.morphable.MorphableModel` (``id_basis`` /
+            ``exp_basis`` [K, 3N], sigma-scaled; ``face_mask`` [N]).
+        groups: The net's output groups ``(name, size)`` in output order.
+        output_std: [P] the net's output std (normalised unit -> coefficient units).
+
+    Returns:
+        [P] float32 weights on ``output_std``'s device.
+
+    Raises:
+        ValueError: Groups and output_std disagree in size, or no id / exp group.
+    """
+    total = sum(size for _, size in groups)
+    if int(output_std.numel()) != total:
+        raise ValueError(f"output groups have {total} outputs, output_std has {output_std.numel()}")
+    mask = model.face_mask.to(output_std.device, torch.float32)
+    mask = mask / mask.sum().clamp_min(1e-12)
+    bases = {"id": model.id_basis, "exp": model.exp_basis}
+    weights = torch.ones(total, dtype=torch.float32, device=output_std.device)
+    shaped: list[slice] = []
+    start = 0
+    for name, size in groups:
+        sl = slice(start, start + size)
+        start += size
+        if name not in bases:
+            continue
+        basis = bases[name][:size].to(output_std.device, torch.float32)
+        per_vertex = basis.reshape(size, -1, 3).square().sum(-1)  # [K, N] mm^2 per unit
+        weights[sl] = (per_vertex * mask).sum(-1).sqrt() * output_std[sl].float().abs()
+        shaped.append(sl)
+    if not shaped:
+        raise ValueError("no id or exp output group to weight")
+    mean = torch.cat([weights[sl] for sl in shaped]).mean().clamp_min(1e-12)
+    for sl in shaped:
+        weights[sl] = weights[sl] / mean
+    return weights
 
 
 def fine_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
