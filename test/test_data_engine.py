@@ -173,3 +173,11 @@ def test_engine_chain_on_builtin_photos_resumes(tmp_path) -> None:
     again = json.loads((cache / "summary.json").read_text())["stages"]
     assert again["fit"]["fitted"] == 2 and len(again["fit"]["runs"]) == 2
     assert main([*args, "--stages", "nope"]) == 2
+    # the tracking set regenerated with a motion-scale range: recorded in the summary and set
+    assert st["tracking"]["motion_scale"] == [1.0, None]
+    assert main([*args, "--stages", "tracking", "--overwrite-sets",
+                 "--tracking-motion-scale", "1:8"]) == 0  # fmt: skip
+    tracking = json.loads((cache / "summary.json").read_text())["stages"]["tracking"]
+    assert tracking["motion_scale"] == [1.0, 8.0] and tracking["samples"] == 2
+    with pytest.raises(SystemExit):
+        main([*args, "--tracking-motion-scale", "8:1"])

@@ -247,6 +247,35 @@ def test_tracking_sample_prev_pose_and_pncc(fits_dir: pathlib.Path, model: Morph
     assert np.linalg.norm(prev - 128.0) < np.linalg.norm(cur - 128.0) + 1.0
 
 
+def test_tracking_motion_scale_range(fits_dir: pathlib.Path, model: MorphableModel) -> None:
+    """A motion-scale range draws one multiplier per sample; a fixed scale draws nothing."""
+    pf = load_photo_fit(fits_dir, "face1", model)
+    motion = MotionModel.load()
+    cfg = TrackingConfig(motion_scale=2.0, motion_scale_max=16.0)
+    scales = [
+        make_tracking_sample(pf, model, k, CoarseConfig(per_photo=4), cfg, motion, seed=5)[1][
+            "motion_scale"
+        ]
+        for k in range(4)
+    ]
+    assert all(2.0 <= v <= 16.0 for v in scales) and len(set(scales)) == 4
+    again = make_tracking_sample(pf, model, 2, CoarseConfig(per_photo=4), cfg, motion, seed=5)
+    assert again[1]["motion_scale"] == scales[2]  # deterministic per sample
+    # a fixed scale keeps the sets of before the option bit for bit (no extra draw)
+    fixed = TrackingConfig(motion_scale=3.0)
+    a, _ = make_tracking_sample(pf, model, 0, CoarseConfig(per_photo=1), fixed, motion, seed=5)
+    b, extra = make_tracking_sample(
+        pf, model, 0, CoarseConfig(per_photo=1),
+        TrackingConfig(motion_scale=3.0, motion_scale_max=3.0), motion, seed=5,
+    )
+    np.testing.assert_array_equal(a["prev_pose"], b["prev_pose"])
+    assert extra["motion_scale"] == 3.0
+    with pytest.raises(ValueError, match="motion_scale_max"):
+        TrackingConfig(motion_scale=2.0, motion_scale_max=1.0)
+    with pytest.raises(ValueError, match="motion_scale"):
+        TrackingConfig(motion_scale=0.0)
+
+
 def test_fine_sample_shapes_and_transfer(fits_dir: pathlib.Path, model: MorphableModel) -> None:
     """Fine samples have the architecture keys; inside Omega the details are the source's."""
     from training.inverse_render.fit_result import fit_paths, load_fit

@@ -43,6 +43,22 @@ def default_cache() -> pathlib.Path:
     return root / "engine"
 
 
+def parse_motion_scale(text: str) -> tuple[float, float | None]:
+    """``LO`` or ``LO:HI`` (``--tracking-motion-scale``) as ``(motion_scale, motion_scale_max)``.
+
+    Raises:
+        argparse.ArgumentTypeError: Not one or two positive numbers with LO <= HI.
+    """
+    parts = text.split(":")
+    try:
+        values = [float(v) for v in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(v > 0 for v in values) or values != sorted(values):
+        raise argparse.ArgumentTypeError(f"expected LO or LO:HI with 0 < LO <= HI, got {text!r}")
+    return values[0], (values[1] if len(values) == 2 else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     ap = argparse.ArgumentParser(
@@ -70,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0, help="global seed (subsets and samples)")
     ap.add_argument("--coarse-per-photo", type=int, default=10)
     ap.add_argument("--tracking-per-photo", type=int, default=10)
+    ap.add_argument(
+        "--tracking-motion-scale",
+        type=parse_motion_scale,
+        default=(1.0, None),
+        metavar="LO[:HI]",
+        help="multiplier on the measured motion std for the simulated previous frames; LO:HI "
+        "draws it log-uniformly per sample (training.synth.tracking.TrackingConfig); default 1",
+    )
     ap.add_argument(
         "--fine-per-photo",
         type=int,

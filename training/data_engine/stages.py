@@ -12,7 +12,7 @@ import dataclasses
 import json
 import pathlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -213,6 +213,14 @@ def stage_motion(eng: Any) -> None:
     )
 
 
+def _tracking_config(motion_scale: Sequence[float | None] | None) -> Any:
+    """The tracking set's TrackingConfig for a job's ``[motion_scale, motion_scale_max]``."""
+    from training.synth.tracking import TrackingConfig
+
+    lo, hi = motion_scale if motion_scale is not None else (1.0, None)
+    return TrackingConfig(motion_scale=float(lo), motion_scale_max=hi)
+
+
 def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
     """One synthesis process: ``run_synthesis`` on one shard (module-level for spawn)."""
     import torch
@@ -237,6 +245,7 @@ def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
         seed=job["seed"],
         motion=motion,
         coarse_cfg=CoarseConfig(),
+        tracking_cfg=_tracking_config(job.get("motion_scale")),
         names=job["names"],
         detail_sources=job.get("detail_sources"),
         overwrite=job.get("overwrite", False),
@@ -246,8 +255,9 @@ def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _count_samples(root: pathlib.Path) -> int:
+    """Samples in a set: its parts' indexes (``--jobs`` > 1) or its own (one job)."""
     total = 0
-    for index in root.glob("part-*/index.json"):
+    for index in [*root.glob("part-*/index.json"), *root.glob("index.json")]:
         try:
             total += int(json.loads(index.read_text()).get("num_samples", 0))
         except (OSError, ValueError):
@@ -276,6 +286,7 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
             "seed": eng.args.seed,
             "model": eng.args.model,
             "motion": str(motion) if motion.is_file() else None,
+            "motion_scale": list(getattr(eng.args, "tracking_motion_scale", (1.0, None))),
             "names": accepted,
             "detail_sources": detailed if detail else None,
             "overwrite": bool(eng.args.overwrite_sets),
@@ -302,6 +313,7 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
             "per_photo": per_photo,
             "samples": samples,
             "detail_sources": len(detailed) if detail else None,
+            "motion_scale": jobs[0]["motion_scale"] if kind == "tracking" else None,
             "parts": [r["root"] for r in results],
         },
         time.time() - t0,

@@ -39,11 +39,40 @@ class TrackingConfig:
         image_size: Crop side (the tracking contract's ``input_size``).
         crop_scale: Crop side / landmark extent (the tracking contract's ``crop_scale``).
         motion_scale: Multiplier on every motion standard deviation (1 = as measured).
+        motion_scale_max: None (default) = every sample uses ``motion_scale``; a larger value =
+            each sample draws its multiplier log-uniformly in ``[motion_scale,
+            motion_scale_max]``. The net must correct the previous *estimate*, whose error at run
+            time (the single-image CoarseNet's: yaw off by about 10 degrees on real faces) is
+            one to two orders larger than the measured frame-to-frame motion (yaw std 0.5
+            degrees); from the net's side a previous pose that is off by motion or by error
+            is the same input.
     """
 
     image_size: int = DEFAULT_CONTRACT.tracking.input_size
     crop_scale: float = DEFAULT_CONTRACT.tracking.crop_scale
     motion_scale: float = 1.0
+    motion_scale_max: float | None = None
+
+    def __post_init__(self) -> None:
+        """Validate the motion scales.
+
+        Raises:
+            ValueError: A scale <= 0, or ``motion_scale_max`` below ``motion_scale``.
+        """
+        if not self.motion_scale > 0:
+            raise ValueError(f"motion_scale must be > 0, got {self.motion_scale}")
+        if self.motion_scale_max is not None and not self.motion_scale_max >= self.motion_scale:
+            raise ValueError(
+                f"motion_scale_max ({self.motion_scale_max}) must be >= motion_scale "
+                f"({self.motion_scale})"
+            )
+
+    def draw_motion_scale(self, rng: np.random.Generator) -> float:
+        """This sample's motion multiplier (draws from ``rng`` only for a range)."""
+        if self.motion_scale_max is None or self.motion_scale_max == self.motion_scale:
+            return float(self.motion_scale)
+        lo, hi = np.log(self.motion_scale), np.log(self.motion_scale_max)
+        return float(np.exp(rng.uniform(lo, hi)))
 
 
 def make_tracking_sample(
@@ -72,7 +101,8 @@ def make_tracking_sample(
 
     Returns:
         ``(sample, extra)``; ``extra`` holds ``pose_delta`` [6] and ``exp_delta`` [K_exp] (the
-        drawn change, :mod:`training.synth.motion` units), ``pose_image`` / ``prev_pose_image``
+        drawn change, :mod:`training.synth.motion` units), ``motion_scale`` (its multiplier),
+        ``pose_image`` / ``prev_pose_image``
         (photo pixels), ``box`` (the previous-frame crop) and ``mask`` (rendered current face).
     """
     from face3d_ros.geometry.camera import project_np
@@ -83,10 +113,11 @@ def make_tracking_sample(
         pf, model, unit_rng(seed, "coarse", pf.name, k), coarse_cfg, other_expressions, other_lights
     )
     rng = unit_rng(seed, "tracking", pf.name, k)
+    factor = cfg.draw_motion_scale(rng)
     scaled = dataclasses.replace(
         motion,
-        pose_std=motion.pose_std * cfg.motion_scale,
-        exp_std=motion.exp_std * cfg.motion_scale,
+        pose_std=motion.pose_std * factor,
+        exp_std=motion.exp_std * factor,
     )
     pose_delta, exp_delta = scaled.sample(rng, model.n_exp)
     cur = frame.params
@@ -115,6 +146,7 @@ def make_tracking_sample(
     extra = {
         "pose_delta": pose_delta,
         "exp_delta": exp_delta,
+        "motion_scale": factor,
         "prev_alpha_exp": prev_exp,
         "pose_image": np.asarray(cur.pose, dtype=np.float32),
         "prev_pose_image": prev_pose,
