@@ -286,3 +286,28 @@ def test_geometric_output_weights_follow_each_coefficients_effect(datasets, tmp_
     assert all(np.isfinite(float(r["param_mse"])) for r in _curve(result.run_dir))
     with pytest.raises(ValueError, match="param_weighting"):
         apply_overrides(TrainConfig(data="x"), {"param_weighting": "nope"}).validate()
+
+
+def test_gradient_shares_show_each_terms_pull(datasets, tmp_path, capsys):
+    from training.train.loop import gradient_shares
+
+    config = _config(datasets, tmp_path, "coarse", param_reg=2.0)
+    groups, shares = gradient_shares(config, batches=1)
+    assert groups[:3] == ["id", "exp", "exp[0:10]"] and "rotation" in groups
+    assert set(shares) == {"pose", "geo", "param"}
+    # L_pose moves only the pose, L_geo only the shape; the parameter term pulls on everything
+    assert shares["pose"]["id"] == 0.0 and shares["pose"]["rotation"] > 0
+    assert shares["geo"]["rotation"] == 0.0 and shares["geo"]["exp"] > 0
+    assert all(shares["param"][g] > 0 for g in ("id", "exp", "rotation")), shares["param"]
+    ten_x = gradient_shares(apply_overrides(config, {"param_reg": 20.0}), batches=1)[1]
+    assert ten_x["param"]["id"] == pytest.approx(10 * shares["param"]["id"], rel=1e-4)
+    # the CLI prints the table and trains nothing
+    args = ["--data", str(datasets / "coarse"), "--runs-dir", str(tmp_path / "cli"),
+            "--model", "synthetic", "--set", "batch_size=2", "--set", "max_pixels=256",
+            "--gradients", "1"]
+    assert cli_main(args, net="coarse") == 0
+    out = capsys.readouterr().out
+    assert "geo" in out and "exp[0:10]" in out
+    assert not (tmp_path / "cli").exists()
+    with pytest.raises(ValueError, match="coarse and tracking"):
+        gradient_shares(_config(datasets, tmp_path, "fine"), batches=1)

@@ -9,6 +9,7 @@ Examples::
     python -m training.train.coarse --data out/synth/coarse --steps 300 --name coarse-v1
     python -m training.train --net fine --data out/synth/fine --config my.yaml --set lr=5e-4
     python -m training.train.coarse --data out/synth/coarse --name coarse-v1 --resume --steps 600
+    python -m training.train.coarse --data out/synth/coarse --gradients 2   # loss balance, no run
     torchrun --nproc_per_node 4 -m training.train.coarse --data ... --set device=cuda
 """
 
@@ -65,6 +66,14 @@ def _parser(net: str | None) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue runs/<name>/checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
+    p.add_argument(
+        "--gradients",
+        type=int,
+        metavar="BATCHES",
+        default=0,
+        help="print each loss term's gradient norm per output group for the net this run would "
+        "start from, on BATCHES batches of the data, and exit (no training)",
+    )
     for name, tp in _FLAGS:
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=tp, default=None)
     return p
@@ -90,6 +99,26 @@ def build_config(args: argparse.Namespace, net: str | None) -> TrainConfig:
     return config
 
 
+def _print_gradients(config: TrainConfig, batches: int) -> int:
+    """``--gradients``: the table of :func:`training.train.loop.gradient_shares`."""
+    from training.train.loop import gradient_shares
+
+    try:
+        groups, shares = gradient_shares(config, batches)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"gradient norm of each loss term on the net's normalised outputs ({config.net}, loss "
+        f"{config.loss}, param_reg {config.param_reg:g} {config.param_weighting}, "
+        f"{batches} x {config.batch_size} samples)"
+    )
+    print(f"{'term':10s}" + "".join(f"{g:>13s}" for g in groups))
+    for term, row in shares.items():
+        print(f"{term:10s}" + "".join(f"{row[g]:13.3e}" for g in groups))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, net: str | None = None) -> int:
     """Entry point.
 
@@ -112,6 +141,8 @@ def main(argv: Sequence[str] | None = None, net: str | None = None) -> int:
     if args.print_config:
         print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
         return 0
+    if args.gradients:
+        return _print_gradients(config, args.gradients)
     from training.train.loop import train
 
     module = "training.train" + (f".{net}" if net else "")

@@ -25,7 +25,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,15 @@ from training.train.losses import (
     self_balanced,
 )
 
-__all__ = ["LossOutput", "RunResult", "build_net_for", "compute_loss", "train"]
+__all__ = [
+    "LossOutput",
+    "RunResult",
+    "build_net_for",
+    "compute_loss",
+    "gradient_shares",
+    "starting_net",
+    "train",
+]
 
 
 @dataclass
@@ -65,11 +73,15 @@ class LossOutput:
         total: Differentiable scalar that is optimised.
         terms: Detached metric values (``loss``, ``l_pose``, ``l_geo``, ``l_col``, ...).
         weights: Self-balancing weights (``w_pose`` ...), empty for the baselines.
+        parts: The differentiable summands of ``total`` by name (``pose``, ``geo``, ``col``:
+            the self-balanced terms with their weights; ``param``: the parameter MSE times its
+            weight; ``fine``), for :func:`gradient_shares`.
     """
 
     total: torch.Tensor
     terms: dict[str, float]
     weights: dict[str, float]
+    parts: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,6 +126,18 @@ def build_net_for(config: TrainConfig, model: MorphableModel) -> nn.Module:
     )
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), per torch's probe.
+
+    True when torch has no such probe (an unknown answer does not warn).
+    """
+    probes = [getattr(torch.cpu, n, None) for n in ("_is_avx512_bf16_supported",
+                                                     "_is_amx_tile_supported")]
+    if not all(callable(f) for f in probes):
+        return True
+    return any(bool(f()) for f in probes)
+
+
 def _f(t: torch.Tensor) -> float:
     """Detached float of a scalar tensor."""
     return float(t.detach())
@@ -134,6 +158,7 @@ def compute_loss(
     config: TrainConfig,
     *,
     all_metrics: bool = False,
+    outputs: torch.Tensor | None = None,
 ) -> LossOutput:
     """Forward a batch and compute the configured loss.
 
@@ -141,26 +166,31 @@ def compute_loss(
         net: The net (possibly DDP-wrapped).
         batch: Collated items of :class:`NetSamples` on the right device.
         model: Face model on the same device.
-        config: Run config (``net``, ``loss``, ``param_reg``).
+        config: Run config (``net``, ``loss``, ``param_reg``, ``param_weighting``).
         all_metrics: Also compute metrics not needed for the loss (evaluation).
+        outputs: The net's normalised outputs [B, P] for this batch, when already computed
+            (e.g. a leaf tensor to differentiate the loss terms against); None = forward here.
 
     Returns:
         The loss.
     """
     core = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
-    device_type = batch["input"].device.type
-    x = batch["input"]
-    if config.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
-        z = net(x)
-    z = z.float()
+    if outputs is None:
+        device_type = batch["input"].device.type
+        x = batch["input"]
+        if config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
+            outputs = net(x)
+    z = outputs.float()
     if config.net == "fine":
         target = core.normalize(batch["target"])
         total = fine_loss(z, target, batch["mask"])
         with torch.no_grad():
             mm2 = fine_loss(core.denormalize(z), batch["target"], batch["mask"])
-        return LossOutput(total, {"loss": _f(total), "fine_mse_mm2": _f(mm2)}, {})
+        return LossOutput(
+            total, {"loss": _f(total), "fine_mse_mm2": _f(mm2)}, {}, {"fine": total}
+        )
 
     target_norm = core.normalize(batch["target"])
     weights_p = None
@@ -171,6 +201,7 @@ def compute_loss(
     terms: dict[str, float] = {"param_mse": _f(mse)}
     weights: dict[str, float] = {}
     total = mse
+    summands: dict[str, torch.Tensor] = {"param": mse}
     if need_geometry:
         groups = core.split(core.denormalize(z))
         rows = PixelRows.from_batch(batch)
@@ -202,10 +233,12 @@ def compute_loss(
         if config.loss == "proposed":
             total, w = self_balanced(parts)
             weights = {f"w_{k}": v for k, v in w.items()}
+            summands = {k: w[k] * v for k, v in parts.items()}
             if config.param_reg > 0:
-                total = total + config.param_reg * mse
+                summands["param"] = config.param_reg * mse
+                total = total + summands["param"]
     terms["loss"] = _f(total)
-    return LossOutput(total, terms, weights)
+    return LossOutput(total, terms, weights, summands)
 
 
 def _lr_factor(step: int, config: TrainConfig, horizon: int | None = None) -> float:
@@ -423,6 +456,111 @@ def _init_net(config: TrainConfig, face: Any, data: NetSamples) -> nn.Module:
     return net_from_onnx(source, calibration=calibration)
 
 
+def starting_net(
+    config: TrainConfig, face: Any, model: MorphableModel, data: NetSamples
+) -> nn.Module:
+    """The net a new run starts from (not a resumed one).
+
+    ``config.init_from`` (a net of the same kind, or a CoarseNet for a tracking run), else a
+    fresh net with output statistics from ``data``.
+
+    Raises:
+        ValueError: ``init_from`` holds a net that cannot start this run, or was trained on
+            crops of another scale.
+    """
+    if config.init_from:
+        source = _init_net(config, face, data)
+        if source.kind == config.net:
+            net = source
+            if abs(net.contract.crop_scale - data.crop_scale) > 1e-6:
+                raise ValueError(
+                    f"init_from {config.init_from} was trained on crops of scale "
+                    f"{net.contract.crop_scale}, the data has {data.crop_scale}"
+                )
+        elif config.net == "tracking" and source.kind == "coarse":
+            from training.train.warm_start import tracking_from_coarse
+
+            net = _fresh_net(config, model, data)
+            copied = tracking_from_coarse(net, source)
+            print(f"init_from {config.init_from}: tracking net warm-started from a CoarseNet "
+                  f"({copied} tensors: trunk, identity and expression heads)", file=sys.stderr)
+        else:
+            raise ValueError(
+                f"init_from {config.init_from} holds a {source.kind} net; a {config.net} run "
+                "starts from a net of its kind (or, for the tracking net, a CoarseNet)"
+            )
+    else:
+        net = _fresh_net(config, model, data)
+    return net
+
+
+def gradient_shares(
+    config: TrainConfig, batches: int = 2
+) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """How hard each loss term pulls on each output group of the net a run would start from.
+
+    For ``batches`` batches of ``config.batch_size`` samples spread evenly over the data (no
+    augmentation), the gradient of every summand of the loss (:attr:`LossOutput.parts`) with
+    respect to the net's normalised outputs, its L2 norm per output group, averaged over the
+    batches. A term whose norm on a group is orders below another's barely trains that group
+    (e.g. ``param_reg`` 2 against ``L_geo`` on identity and expression).
+
+    Args:
+        config: Run config (``init_from`` or a fresh net; ``device``; the loss settings).
+        batches: Batches to average.
+
+    Returns:
+        ``(groups, shares)``: the output group names in output order (for expression, also
+        ``exp[0:10]``), and ``shares[term][group]`` gradient norms.
+
+    Raises:
+        ValueError: Bad config or empty data.
+    """
+    config.validate()
+    if config.net == "fine":
+        raise ValueError("gradient shares are for the coarse and tracking nets (parameter outputs)")
+    device = torch.device(config.device)
+    face = load_model(config.model)
+    model = MorphableModel(face).to(device)
+    data = NetSamples(
+        config.data,
+        config.net,
+        MorphableModel(face),
+        max_pixels=config.max_pixels,
+        augment=False,
+        seed=config.seed,
+        input_size=config.input_size or None,
+    )
+    if len(data) == 0:
+        raise ValueError(f"training data {config.data} is empty")
+    net = starting_net(config, face, model, data).to(device).train()
+    slices: dict[str, slice] = {}
+    start = 0
+    for name, size in net.spec.groups:
+        slices[name] = slice(start, start + size)
+        if name == "exp":
+            slices["exp[0:10]"] = slice(start, start + min(size, 10))
+        start += size
+    n = min(len(data), batches * config.batch_size)
+    picks = np.linspace(0, len(data) - 1, n).round().astype(int)
+    sums: dict[str, dict[str, float]] = {}
+    for b in range(0, n, config.batch_size):
+        items = [data[int(i)] for i in picks[b : b + config.batch_size]]
+        batch = _to_device(torch.utils.data.default_collate(items), device)
+        with torch.no_grad():
+            z = net(batch["input"])
+        z = z.float().requires_grad_(True)
+        out = compute_loss(net, batch, model, config, outputs=z)
+        for term, value in out.parts.items():
+            (grad,) = torch.autograd.grad(value, z, retain_graph=True, allow_unused=True)
+            row = sums.setdefault(term, dict.fromkeys(slices, 0.0))
+            if grad is None:
+                continue
+            for group, sl in slices.items():
+                row[group] += float(grad[:, sl].norm()) / math.ceil(n / config.batch_size)
+    return list(slices), sums
+
+
 def train(
     config: TrainConfig,
     *,
@@ -457,6 +595,14 @@ def train(
         f"cuda:{local_rank}" if config.device.startswith("cuda") and world > 1 else config.device
     )
     torch.set_num_threads(config.threads)
+    if config.bf16 and device.type == "cpu" and rank == 0 and not cpu_has_native_bf16():
+        print(
+            "warning: bf16=true on a CPU without AVX512-BF16 or AMX: bfloat16 is emulated there "
+            "(measured on a 2-core AVX2 machine: about 90 s per CoarseNet step against 8 s in "
+            "fp32); set bf16=false (and channels_last=false) on this machine",
+            file=sys.stderr,
+            flush=True,
+        )
     torch.manual_seed(config.seed + rank)
     np.random.seed(config.seed + rank)
     command = command or " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
@@ -500,29 +646,8 @@ def train(
         net, ckpt = load_checkpoint(ckpt_path, net=config.net, model=face, map_location="cpu")
         start_step = int(ckpt["step"])
         wall_before = float(ckpt.get("wall_time_s", 0.0))
-    elif config.init_from:
-        source = _init_net(config, face, data)
-        if source.kind == config.net:
-            net = source
-            if abs(net.contract.crop_scale - data.crop_scale) > 1e-6:
-                raise ValueError(
-                    f"init_from {config.init_from} was trained on crops of scale "
-                    f"{net.contract.crop_scale}, the data has {data.crop_scale}"
-                )
-        elif config.net == "tracking" and source.kind == "coarse":
-            from training.train.warm_start import tracking_from_coarse
-
-            net = _fresh_net(config, model, data)
-            copied = tracking_from_coarse(net, source)
-            print(f"init_from {config.init_from}: tracking net warm-started from a CoarseNet "
-                  f"({copied} tensors: trunk, identity and expression heads)", file=sys.stderr)
-        else:
-            raise ValueError(
-                f"init_from {config.init_from} holds a {source.kind} net; a {config.net} run "
-                "starts from a net of its kind (or, for the tracking net, a CoarseNet)"
-            )
     else:
-        net = _fresh_net(config, model, data)
+        net = starting_net(config, face, model, data)
     net = net.to(device).train()
     if config.channels_last:
         net = net.to(memory_format=torch.channels_last)
