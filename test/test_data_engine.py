@@ -176,8 +176,14 @@ def test_engine_chain_on_builtin_photos_resumes(tmp_path) -> None:
     # the tracking set regenerated with a motion-scale range: recorded in the summary and set
     assert st["tracking"]["motion_scale"] == [1.0, None]
     assert main([*args, "--stages", "tracking", "--overwrite-sets",
-                 "--tracking-motion-scale", "1:8"]) == 0  # fmt: skip
+                 "--tracking-motion-scale", "1:8", "--expression", "p_fit=0.9",
+                 "--expression", "amplitude=0.3,1.5"]) == 0  # fmt: skip
     tracking = json.loads((cache / "summary.json").read_text())["stages"]["tracking"]
     assert tracking["motion_scale"] == [1.0, 8.0] and tracking["samples"] == 2
+    assert tracking["expression"] == {"p_fit": 0.9, "amplitude": [0.3, 1.5]}
+    index = json.loads((cache / "sets" / "tracking" / "index.json").read_text())
+    assert index["attrs"]["config"]["coarse"]["expression"]["p_fit"] == 0.9
+    with pytest.raises(SystemExit):
+        main([*args, "--expression", "nope=1"])
     with pytest.raises(SystemExit):
         main([*args, "--tracking-motion-scale", "8:1"])

@@ -59,6 +59,33 @@ def parse_motion_scale(text: str) -> tuple[float, float | None]:
     return values[0], (values[1] if len(values) == 2 else None)
 
 
+def parse_expression_setting(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` of ``--expression``: a field of ``ExpressionConfig`` and its value.
+
+    Raises:
+        argparse.ArgumentTypeError: Unknown field or a value that is not a number / pair.
+    """
+    import dataclasses
+
+    from training.synth.expressions import ExpressionConfig
+
+    key, sep, raw = text.partition("=")
+    fields = {f.name for f in dataclasses.fields(ExpressionConfig)}
+    if not sep or key not in fields:
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=VALUE with KEY one of {sorted(fields)}, got {text!r}"
+        )
+    try:
+        values = [float(v) for v in raw.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{key}: expected a number or LO,HI, got {raw!r}"
+        ) from None
+    if key == "max_actions":
+        return key, int(values[0])
+    return key, (tuple(values) if len(values) > 1 else values[0])
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     ap = argparse.ArgumentParser(
@@ -86,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0, help="global seed (subsets and samples)")
     ap.add_argument("--coarse-per-photo", type=int, default=10)
     ap.add_argument("--tracking-per-photo", type=int, default=10)
+    ap.add_argument(
+        "--expression",
+        dest="expression",
+        type=parse_expression_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="expression mixture of the coarse and tracking sets (repeatable; a field of "
+        "training.synth.expressions.ExpressionConfig, pairs as LO,HI), e.g. --expression "
+        "p_fit=0.7 --expression p_action=0.3 --expression amplitude=0.3,1.5",
+    )
     ap.add_argument(
         "--tracking-motion-scale",
         type=parse_motion_scale,

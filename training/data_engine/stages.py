@@ -227,6 +227,7 @@ def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
 
     from training.synth.__main__ import load_model
     from training.synth.coarse import CoarseConfig
+    from training.synth.expressions import ExpressionConfig
     from training.synth.motion import MotionModel
     from training.synth.runner import run_synthesis
 
@@ -244,7 +245,7 @@ def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
         shard=tuple(job["shard"]),
         seed=job["seed"],
         motion=motion,
-        coarse_cfg=CoarseConfig(),
+        coarse_cfg=CoarseConfig(expression=ExpressionConfig(**job.get("expression", {}))),
         tracking_cfg=_tracking_config(job.get("motion_scale")),
         names=job["names"],
         detail_sources=job.get("detail_sources"),
@@ -287,6 +288,7 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
             "model": eng.args.model,
             "motion": str(motion) if motion.is_file() else None,
             "motion_scale": list(getattr(eng.args, "tracking_motion_scale", (1.0, None))),
+            "expression": dict(getattr(eng.args, "expression", None) or []),
             "names": accepted,
             "detail_sources": detailed if detail else None,
             "overwrite": bool(eng.args.overwrite_sets),
@@ -314,6 +316,7 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
             "samples": samples,
             "detail_sources": len(detailed) if detail else None,
             "motion_scale": jobs[0]["motion_scale"] if kind == "tracking" else None,
+            "expression": jobs[0]["expression"] or None,
             "parts": [r["root"] for r in results],
         },
         time.time() - t0,
