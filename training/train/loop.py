@@ -456,6 +456,30 @@ def _init_net(config: TrainConfig, face: Any, data: NetSamples) -> nn.Module:
     return net_from_onnx(source, calibration=calibration)
 
 
+def _model_and_data(
+    config: TrainConfig, device: torch.device, *, augment: bool
+) -> tuple[Any, MorphableModel, NetSamples]:
+    """``(face data, MorphableModel on device, training samples)`` of a config.
+
+    Raises:
+        ValueError: Empty data, or data that does not fit the face model.
+    """
+    face = load_model(config.model)
+    model = MorphableModel(face).to(device)
+    data = NetSamples(
+        config.data,
+        config.net,
+        MorphableModel(face),
+        max_pixels=config.max_pixels,
+        augment=augment,
+        seed=config.seed,
+        input_size=config.input_size or None,
+    )
+    if len(data) == 0:
+        raise ValueError(f"training data {config.data} is empty")
+    return face, model, data
+
+
 def starting_net(
     config: TrainConfig, face: Any, model: MorphableModel, data: NetSamples
 ) -> nn.Module:
@@ -520,19 +544,7 @@ def gradient_shares(
     if config.net == "fine":
         raise ValueError("gradient shares are for the coarse and tracking nets (parameter outputs)")
     device = torch.device(config.device)
-    face = load_model(config.model)
-    model = MorphableModel(face).to(device)
-    data = NetSamples(
-        config.data,
-        config.net,
-        MorphableModel(face),
-        max_pixels=config.max_pixels,
-        augment=False,
-        seed=config.seed,
-        input_size=config.input_size or None,
-    )
-    if len(data) == 0:
-        raise ValueError(f"training data {config.data} is empty")
+    face, model, data = _model_and_data(config, device, augment=False)
     net = starting_net(config, face, model, data).to(device).train()
     slices: dict[str, slice] = {}
     start = 0
@@ -625,19 +637,7 @@ def train(
             yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8"
         )
 
-    face = load_model(config.model)
-    model = MorphableModel(face).to(device)
-    data = NetSamples(
-        config.data,
-        config.net,
-        MorphableModel(face),
-        max_pixels=config.max_pixels,
-        augment=config.augment,
-        seed=config.seed,
-        input_size=config.input_size or None,
-    )
-    if len(data) == 0:
-        raise ValueError(f"training data {config.data} is empty")
+    face, model, data = _model_and_data(config, device, augment=config.augment)
 
     start_step = 0
     wall_before = 0.0
