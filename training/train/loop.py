@@ -60,6 +60,7 @@ __all__ = [
     "build_net_for",
     "compute_loss",
     "gradient_shares",
+    "param_output_weights",
     "starting_net",
     "train",
 ]
@@ -151,6 +152,20 @@ def _pose_of(groups: dict[str, torch.Tensor], prefix: str = "") -> torch.Tensor:
     )
 
 
+def param_output_weights(
+    config: TrainConfig, net: nn.Module, model: MorphableModel
+) -> torch.Tensor | None:
+    """Per-output weights of the parameter MSE for ``config.param_weighting`` (None = uniform).
+
+    They depend only on the face model and the net's output statistics, which a run does not
+    change: compute them once per run and pass them to :func:`compute_loss`.
+    """
+    if config.param_weighting != "geometry" or config.net == "fine":
+        return None
+    core = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
+    return geometric_output_weights(model, core.spec.groups, core.output_std)
+
+
 def compute_loss(
     net: nn.Module,
     batch: dict[str, torch.Tensor],
@@ -159,6 +174,7 @@ def compute_loss(
     *,
     all_metrics: bool = False,
     outputs: torch.Tensor | None = None,
+    output_weights: torch.Tensor | None = None,
 ) -> LossOutput:
     """Forward a batch and compute the configured loss.
 
@@ -170,6 +186,8 @@ def compute_loss(
         all_metrics: Also compute metrics not needed for the loss (evaluation).
         outputs: The net's normalised outputs [B, P] for this batch, when already computed
             (e.g. a leaf tensor to differentiate the loss terms against); None = forward here.
+        output_weights: :func:`param_output_weights` of this run, computed once; None =
+            computed here when ``config.param_weighting`` asks for them.
 
     Returns:
         The loss.
@@ -193,10 +211,9 @@ def compute_loss(
         )
 
     target_norm = core.normalize(batch["target"])
-    weights_p = None
-    if config.param_weighting == "geometry":
-        weights_p = geometric_output_weights(model, core.spec.groups, core.output_std)
-    mse = param_mse_loss(z, target_norm, weights_p)
+    if output_weights is None:
+        output_weights = param_output_weights(config, core, model)
+    mse = param_mse_loss(z, target_norm, output_weights)
     need_geometry = config.loss == "proposed" or all_metrics
     terms: dict[str, float] = {"param_mse": _f(mse)}
     weights: dict[str, float] = {}
@@ -387,6 +404,7 @@ def evaluate_loader(
     model: MorphableModel,
     config: TrainConfig,
     device: torch.device,
+    output_weights: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Mean metrics over a loader (every metric of :func:`compute_loss`, ``all_metrics=True``).
 
@@ -396,6 +414,7 @@ def evaluate_loader(
         model: Face model.
         config: Run config.
         device: Device.
+        output_weights: :func:`param_output_weights` of the run (None = computed per batch).
 
     Returns:
         Metric name -> mean over batches (weighted by batch size).
@@ -406,7 +425,9 @@ def evaluate_loader(
     count = 0
     for batch in loader:
         batch = _to_device(batch, device)
-        out = compute_loss(net, batch, model, config, all_metrics=True)
+        out = compute_loss(
+            net, batch, model, config, all_metrics=True, output_weights=output_weights
+        )
         b = int(batch["input"].shape[0])
         for k, v in out.terms.items():
             sums[k] = sums.get(k, 0.0) + v * b
@@ -546,6 +567,7 @@ def gradient_shares(
     device = torch.device(config.device)
     face, model, data = _model_and_data(config, device, augment=False)
     net = starting_net(config, face, model, data).to(device).train()
+    output_weights = param_output_weights(config, net, model)
     slices: dict[str, slice] = {}
     start = 0
     for name, size in net.spec.groups:
@@ -562,7 +584,7 @@ def gradient_shares(
         with torch.no_grad():
             z = net(batch["input"])
         z = z.float().requires_grad_(True)
-        out = compute_loss(net, batch, model, config, outputs=z)
+        out = compute_loss(net, batch, model, config, outputs=z, output_weights=output_weights)
         for term, value in out.parts.items():
             (grad,) = torch.autograd.grad(value, z, retain_graph=True, allow_unused=True)
             row = sums.setdefault(term, dict.fromkeys(slices, 0.0))
@@ -651,6 +673,7 @@ def train(
     net = net.to(device).train()
     if config.channels_last:
         net = net.to(memory_format=torch.channels_last)
+    output_weights = param_output_weights(config, net, model)  # constant through the run
     # The cosine's length: explicit, else the one the run started with (kept across --resume).
     if config.schedule_steps:
         horizon = config.schedule_steps
@@ -766,7 +789,7 @@ def train(
             if step >= config.steps:
                 break
             batch = _to_device(batch, device)
-            out = compute_loss(train_net, batch, model, config)
+            out = compute_loss(train_net, batch, model, config, output_weights=output_weights)
             optimizer.zero_grad(set_to_none=True)
             out.total.backward()
             if config.grad_clip > 0:
@@ -794,7 +817,7 @@ def train(
                     bar.set_postfix(loss=f"{row['loss']:.4g}")
                 window = []
             if val_loader is not None and config.val_every and step % config.val_every == 0:
-                last_val = evaluate_loader(net, val_loader, model, config, device)
+                last_val = evaluate_loader(net, val_loader, model, config, device, output_weights)
                 _append_csv(run_dir / "val.csv", {"step": step, **last_val})
             if rank == 0 and step % config.ckpt_every == 0 and step < config.steps:
                 checkpoint(final=False)
@@ -803,7 +826,7 @@ def train(
     wall = wall_before + time.perf_counter() - t_start
     if rank == 0:
         if val_loader is not None and (not config.val_every or step % config.val_every != 0):
-            last_val = evaluate_loader(net, val_loader, model, config, device)
+            last_val = evaluate_loader(net, val_loader, model, config, device, output_weights)
             _append_csv(run_dir / "val.csv", {"step": step, **last_val})
         checkpoint(final=True)
         plot_curves(run_dir)
