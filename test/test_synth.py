@@ -212,6 +212,44 @@ def test_coarse_sample_labels_match_render(fits_dir: pathlib.Path, model: Morpha
     np.testing.assert_array_equal(again["image"], sample["image"])
 
 
+def test_coarse_photo_samples(fits_dir: pathlib.Path, model: MorphableModel) -> None:
+    """p_photo: the fitted photo's own pixels with the fit's labels; other samples unchanged."""
+    from face3d_ros.geometry.crop import crop_image
+
+    pf = load_photo_fit(fits_dir, "face0", model)
+    others = [np.zeros(model.n_exp, np.float32)]
+    base = CoarseConfig(per_photo=6)
+    mixed = CoarseConfig(per_photo=6, p_photo=0.5)
+    kinds = []
+    for k in range(6):
+        plain, _ = make_coarse_sample(pf, model, k, base, seed=3, other_expressions=others)
+        sample, extra = make_coarse_sample(pf, model, k, mixed, seed=3, other_expressions=others)
+        is_photo = np.array_equal(extra["frame"].params.pose, pf.params.pose)
+        kinds.append(is_photo)
+        if not is_photo:  # a re-rendered sample is bit for bit the p_photo = 0 one
+            np.testing.assert_array_equal(sample["image"], plain["image"])
+            continue
+        np.testing.assert_array_equal(sample["alpha_exp"], pf.params.alpha_exp)
+        np.testing.assert_array_equal(sample["gamma"], pf.params.gamma)
+        # the label pose is the fitted pose in the crop, and the pixels are the photo's
+        from face3d_ros.geometry.crop import pose_from_crop
+
+        np.testing.assert_allclose(
+            pose_from_crop(sample["pose"], extra["box"], 224),
+            pf.params.pose,
+            rtol=1e-4,
+            atol=1e-3,
+        )
+        assert extra["mask"].sum() > 500
+        crop = crop_image(pf.photo, extra["box"], 224)
+        # domain randomisation changes the pixels, but not beyond recognition
+        corr = np.corrcoef(crop.mean(-1).ravel(), sample["image"].mean(-1).ravel())[0, 1]
+        assert corr > 0.5
+    assert any(kinds) and not all(kinds)
+    with pytest.raises(ValueError, match="p_photo"):
+        CoarseConfig(p_photo=1.5)
+
+
 def test_tracking_sample_prev_pose_and_pncc(fits_dir: pathlib.Path, model: MorphableModel) -> None:
     """prev_pose = pose moved back by the drawn delta; the PNCC is rendered at prev_pose."""
     from face3d_ros.render.rasterizer import rasterize
@@ -265,8 +303,13 @@ def test_tracking_motion_scale_range(fits_dir: pathlib.Path, model: MorphableMod
     fixed = TrackingConfig(motion_scale=3.0)
     a, _ = make_tracking_sample(pf, model, 0, CoarseConfig(per_photo=1), fixed, motion, seed=5)
     b, extra = make_tracking_sample(
-        pf, model, 0, CoarseConfig(per_photo=1),
-        TrackingConfig(motion_scale=3.0, motion_scale_max=3.0), motion, seed=5,
+        pf,
+        model,
+        0,
+        CoarseConfig(per_photo=1),
+        TrackingConfig(motion_scale=3.0, motion_scale_max=3.0),
+        motion,
+        seed=5,
     )
     np.testing.assert_array_equal(a["prev_pose"], b["prev_pose"])
     assert extra["motion_scale"] == 3.0

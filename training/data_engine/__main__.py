@@ -59,6 +59,21 @@ def parse_motion_scale(text: str) -> tuple[float, float | None]:
     return values[0], (values[1] if len(values) == 2 else None)
 
 
+def parse_fraction(text: str) -> float:
+    """A number in ``[0, 1]`` (``--coarse-photo-fraction``).
+
+    Raises:
+        argparse.ArgumentTypeError: Not a number in [0, 1].
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
 def parse_expression_setting(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` of ``--expression``: a field of ``ExpressionConfig`` and its value.
 
@@ -123,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="expression mixture of the coarse and tracking sets (repeatable; a field of "
         "training.synth.expressions.ExpressionConfig, pairs as LO,HI), e.g. --expression "
         "p_fit=0.7 --expression p_action=0.3 --expression amplitude=0.3,1.5",
+    )
+    ap.add_argument(
+        "--coarse-photo-fraction",
+        type=parse_fraction,
+        default=0.0,
+        metavar="P",
+        help="share of CoarseNet samples that are the fitted photo itself (real face pixels, "
+        "the fit's own parameters; training.synth.coarse.CoarseConfig.p_photo); default 0",
     )
     ap.add_argument(
         "--tracking-motion-scale",

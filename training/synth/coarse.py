@@ -20,6 +20,11 @@ For every fitted photo and sample ``k`` (own random stream, see
 4. domain randomisation of the input image (:mod:`training.synth.augment`: blur, noise, JPEG,
    low resolution, occlusion, image border).
 
+With probability ``p_photo`` (default 0: none) a sample is instead the fitted photo itself:
+the run-time crop around the fitted landmarks (with the same jitter and domain randomisation),
+labelled with the fit's own parameters. Those samples carry real face pixels, which no
+re-rendered sample does (a choice beyond the paper, whose set is re-rendered throughout).
+
 Labels are the parameters with the pose in the crop's pixels.
 """
 
@@ -45,8 +50,11 @@ __all__ = [
     "composite_in_crop",
     "draw_frame",
     "generate_coarse",
+    "is_photo_sample",
     "make_coarse_sample",
     "mouth_cavity",
+    "photo_frame",
+    "photo_in_crop",
 ]
 
 
@@ -70,6 +78,9 @@ class CoarseConfig:
         max_border_points: Mesh-border vertices used as warp control points (evenly subsampled).
         inpaint_face: Inpaint the original face region before warping the background (no ghost
             of the original face next to the re-posed one).
+        p_photo: Probability that a sample is the fitted photo itself (its own pose,
+            expression and light; no re-rendering), drawn from its own random stream so that
+            the other samples do not change with it.
     """
 
     per_photo: int = 20
@@ -85,6 +96,11 @@ class CoarseConfig:
     ring_scale: float = 1.4
     max_border_points: int = 48
     inpaint_face: bool = True
+    p_photo: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p_photo <= 1.0:
+            raise ValueError(f"p_photo must be in [0, 1], got {self.p_photo}")
 
 
 @dataclasses.dataclass
@@ -327,10 +343,16 @@ def make_coarse_sample(
         ``(sample, extra)``: the ``coarse`` sample dict (architecture keys) and extra data for
         tests and the contact sheet (``frame``, ``box``, ``mask``).
     """
-    rng = unit_rng(seed, "coarse", pf.name, k)
-    frame = draw_frame(pf, model, rng, cfg, other_expressions, other_lights)
-    box = jittered_crop(frame.landmarks, rng, cfg, pf.photo.shape[:2])
-    out = composite_in_crop(pf, model, frame, box, cfg.image_size)
+    if is_photo_sample(pf.name, k, cfg, seed):
+        rng = unit_rng(seed, "coarse-photo", pf.name, k)
+        frame = photo_frame(pf, model)
+        box = jittered_crop(frame.landmarks, rng, cfg, pf.photo.shape[:2])
+        out = photo_in_crop(pf, model, box, cfg.image_size)
+    else:
+        rng = unit_rng(seed, "coarse", pf.name, k)
+        frame = draw_frame(pf, model, rng, cfg, other_expressions, other_lights)
+        box = jittered_crop(frame.landmarks, rng, cfg, pf.photo.shape[:2])
+        out = composite_in_crop(pf, model, frame, box, cfg.image_size)
     p = frame.params
     sample = {
         "image": to_uint8(augment_crop(out["image"], rng, cfg.augment)),
@@ -341,6 +363,52 @@ def make_coarse_sample(
         "gamma": np.asarray(p.gamma, dtype=np.float32),
     }
     return sample, {"frame": frame, "box": box, "mask": out["mask"]}
+
+
+def is_photo_sample(name: str, k: int, cfg: CoarseConfig, seed: int) -> bool:
+    """Whether sample ``k`` of fit ``name`` is the fitted photo itself (``cfg.p_photo``).
+
+    Drawn from a stream of its own: with ``p_photo = 0`` no number is drawn and every sample
+    is bit for bit what it was before the option existed.
+    """
+    if cfg.p_photo <= 0.0:
+        return False
+    return bool(unit_rng(seed, "coarse-photo-choice", name, k).uniform() < cfg.p_photo)
+
+
+def photo_frame(pf: PhotoFit, model: Any) -> CoarseFrame:
+    """The fitted photo as a :class:`CoarseFrame`: fitted parameters, identity warp."""
+    from face3d_ros.geometry.camera import project_np
+
+    pose = np.asarray(pf.params.pose, np.float32)
+    ctrl = control_indices(model, 0)
+    points = project_np(pf.vertices[ctrl], pose)[:, :2]
+    lm = np.asarray(model.data.landmark_indices, dtype=np.int64)
+    return CoarseFrame(
+        params=pf.params,
+        vertices=pf.vertices,
+        photo=pf.photo,
+        src_points=points,
+        dst_points=points.copy(),
+        landmarks=project_np(pf.vertices[lm], pose)[:, :2].astype(np.float32),
+    )
+
+
+def photo_in_crop(pf: PhotoFit, model: Any, box: Any, size: int) -> dict[str, np.ndarray]:
+    """The fitted photo cropped to ``box`` (the input of a photo sample).
+
+    Returns:
+        As :func:`composite_in_crop`: ``image`` [S, S, 3] float32 (the photo's pixels),
+        ``mask`` [S, S] bool (the fitted face's silhouette), ``pose`` [6] in crop pixels and
+        ``render`` (the fitted face rendered in the crop, for the mask and contact sheets).
+    """
+    from face3d_ros.geometry.crop import crop_image, pose_to_crop
+
+    p = pf.params
+    pose_c = np.asarray(pose_to_crop(p.pose, box, size), dtype=np.float32)
+    r = render_textured(pf.vertices, model.data.triangles, pf.albedo, p.gamma, pose_c, size)
+    image = crop_image(np.asarray(pf.photo, np.float32), box, size)
+    return {"image": image, "mask": r["mask"], "pose": pose_c, "render": r}
 
 
 def generate_coarse(

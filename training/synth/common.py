@@ -39,7 +39,14 @@ __all__ = [
     "unit_rng",
 ]
 
-_KIND_IDS = {"coarse": 1, "fine": 2, "tracking": 3, "motion": 4}
+_KIND_IDS = {
+    "coarse": 1,
+    "fine": 2,
+    "tracking": 3,
+    "motion": 4,
+    "coarse-photo-choice": 5,
+    "coarse-photo": 6,
+}
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -79,7 +86,8 @@ def unit_rng(seed: int, kind: str, name: str, sample: int) -> np.random.Generato
 
     Args:
         seed: Global seed (``--seed``).
-        kind: Stream family: ``"coarse"``, ``"fine"``, ``"tracking"`` or ``"motion"``.
+        kind: Stream family: ``"coarse"``, ``"fine"``, ``"tracking"``, ``"motion"``, or the
+            CoarseNet photo samples' ``"coarse-photo-choice"`` / ``"coarse-photo"``.
         name: Photo (fit) name.
         sample: Sample number within the photo.
 
