@@ -186,11 +186,13 @@ def test_engine_chain_on_builtin_photos_resumes(tmp_path) -> None:
     # the coarse set regenerated as photo samples only: recorded in the summary and set
     assert st["coarse"]["p_photo"] == 0.0
     assert main([*args, "--stages", "coarse", "--overwrite-sets",
-                 "--coarse-photo-fraction", "1"]) == 0  # fmt: skip
+                 "--coarse-photo-fraction", "1", "--coarse-photo-roll", "15"]) == 0  # fmt: skip
     coarse = json.loads((cache / "summary.json").read_text())["stages"]["coarse"]
     assert coarse["p_photo"] == 1.0 and coarse["samples"] == 4
+    assert coarse["photo_roll_deg"] == 15.0
     index = json.loads((cache / "sets" / "coarse" / "index.json").read_text())
     assert index["attrs"]["config"]["coarse"]["p_photo"] == 1.0
+    assert index["attrs"]["config"]["coarse"]["photo_roll_deg"] == 15.0
     with pytest.raises(SystemExit):
         main([*args, "--coarse-photo-fraction", "2"])
     with pytest.raises(SystemExit):

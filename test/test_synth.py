@@ -246,6 +246,25 @@ def test_coarse_photo_samples(fits_dir: pathlib.Path, model: MorphableModel) -> 
         corr = np.corrcoef(crop.mean(-1).ravel(), sample["image"].mean(-1).ravel())[0, 1]
         assert corr > 0.5
     assert any(kinds) and not all(kinds)
+    # an in-plane rotation of the photo is exactly a change of the label's roll
+    from training.synth.coarse import photo_frame
+
+    lm_idx = np.asarray(model.data.landmark_indices)
+    before = project_np(pf.vertices[lm_idx], pf.params.pose)[:, :2]
+    frame = photo_frame(pf, model, np.radians(12.0))
+    assert np.isclose(frame.params.pose[2] - pf.params.pose[2], np.radians(12.0), atol=1e-6)
+    rot = cv2.getRotationMatrix2D(tuple(map(float, pf.params.pose[3:5])), 12.0, 1.0)
+    moved = before @ rot[:, :2].T + rot[:, 2]
+    np.testing.assert_allclose(frame.landmarks, moved, atol=1e-3)
+    probe = tuple(int(v) for v in np.round(moved[30]))  # nose tip: the photo moved with it
+    src = tuple(int(v) for v in np.round(before[30]))
+    np.testing.assert_allclose(frame.photo[probe[1], probe[0]], pf.photo[src[1], src[0]], atol=0.15)
+    rolled = CoarseConfig(per_photo=6, p_photo=1.0, photo_roll_deg=20.0)
+    rolls = [
+        make_coarse_sample(pf, model, k, rolled, seed=3)[0]["pose"][2] - pf.params.pose[2]
+        for k in range(3)
+    ]
+    assert all(abs(r) <= np.radians(20.0) + 1e-5 for r in rolls) and np.ptp(rolls) > 0.01
     with pytest.raises(ValueError, match="p_photo"):
         CoarseConfig(p_photo=1.5)
 

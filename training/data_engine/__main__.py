@@ -148,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
         "the fit's own parameters; training.synth.coarse.CoarseConfig.p_photo); default 0",
     )
     ap.add_argument(
+        "--coarse-photo-roll",
+        type=float,
+        default=0.0,
+        metavar="DEG",
+        help="photo samples rotated in the image plane by a roll uniform in [-DEG, DEG], the "
+        "label following (CoarseConfig.photo_roll_deg); default 0",
+    )
+    ap.add_argument(
         "--tracking-motion-scale",
         type=parse_motion_scale,
         default=(1.0, None),

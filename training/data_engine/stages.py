@@ -248,6 +248,7 @@ def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
         coarse_cfg=CoarseConfig(
             expression=ExpressionConfig(**job.get("expression", {})),
             p_photo=float(job.get("p_photo", 0.0)),
+            photo_roll_deg=float(job.get("photo_roll_deg", 0.0)),
         ),
         tracking_cfg=_tracking_config(job.get("motion_scale")),
         names=job["names"],
@@ -293,6 +294,7 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
             "motion_scale": list(getattr(eng.args, "tracking_motion_scale", (1.0, None))),
             "expression": dict(getattr(eng.args, "expression", None) or []),
             "p_photo": float(getattr(eng.args, "coarse_photo_fraction", 0.0)),
+            "photo_roll_deg": float(getattr(eng.args, "coarse_photo_roll", 0.0)),
             "names": accepted,
             "detail_sources": detailed if detail else None,
             "overwrite": bool(eng.args.overwrite_sets),
@@ -322,6 +324,7 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
             "motion_scale": jobs[0]["motion_scale"] if kind == "tracking" else None,
             "expression": jobs[0]["expression"] or None,
             "p_photo": jobs[0]["p_photo"] if kind == "coarse" else None,
+            "photo_roll_deg": jobs[0]["photo_roll_deg"] if kind == "coarse" else None,
             "parts": [r["root"] for r in results],
         },
         time.time() - t0,

@@ -22,8 +22,10 @@ For every fitted photo and sample ``k`` (own random stream, see
 
 With probability ``p_photo`` (default 0: none) a sample is instead the fitted photo itself:
 the run-time crop around the fitted landmarks (with the same jitter and domain randomisation),
-labelled with the fit's own parameters. Those samples carry real face pixels, which no
-re-rendered sample does (a choice beyond the paper, whose set is re-rendered throughout).
+labelled with the fit's own parameters, optionally rotated in the image plane
+(``photo_roll_deg``; the label's roll follows exactly). Those samples carry real face pixels,
+which no re-rendered sample does (a choice beyond the paper, whose set is re-rendered
+throughout).
 
 Labels are the parameters with the pose in the crop's pixels.
 """
@@ -81,6 +83,9 @@ class CoarseConfig:
         p_photo: Probability that a sample is the fitted photo itself (its own pose,
             expression and light; no re-rendering), drawn from its own random stream so that
             the other samples do not change with it.
+        photo_roll_deg: Photo samples are rotated in the image plane by a roll uniform in
+            ``[-r, r]`` degrees, the label's roll following exactly (real photos are mostly
+            upright; a robot's camera sees tilted heads).
     """
 
     per_photo: int = 20
@@ -97,6 +102,7 @@ class CoarseConfig:
     max_border_points: int = 48
     inpaint_face: bool = True
     p_photo: float = 0.0
+    photo_roll_deg: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.p_photo <= 1.0:
@@ -345,9 +351,10 @@ def make_coarse_sample(
     """
     if is_photo_sample(pf.name, k, cfg, seed):
         rng = unit_rng(seed, "coarse-photo", pf.name, k)
-        frame = photo_frame(pf, model)
+        roll = np.radians(cfg.photo_roll_deg) * rng.uniform(-1.0, 1.0)
+        frame = photo_frame(pf, model, float(roll))
         box = jittered_crop(frame.landmarks, rng, cfg, pf.photo.shape[:2])
-        out = photo_in_crop(pf, model, box, cfg.image_size)
+        out = photo_in_crop(pf, model, frame, box, cfg.image_size)
     else:
         rng = unit_rng(seed, "coarse", pf.name, k)
         frame = draw_frame(pf, model, rng, cfg, other_expressions, other_lights)
@@ -376,26 +383,52 @@ def is_photo_sample(name: str, k: int, cfg: CoarseConfig, seed: int) -> bool:
     return bool(unit_rng(seed, "coarse-photo-choice", name, k).uniform() < cfg.p_photo)
 
 
-def photo_frame(pf: PhotoFit, model: Any) -> CoarseFrame:
-    """The fitted photo as a :class:`CoarseFrame`: fitted parameters, identity warp."""
+def photo_frame(pf: PhotoFit, model: Any, roll: float = 0.0) -> CoarseFrame:
+    """The fitted photo as a :class:`CoarseFrame`: the fit's parameters, no re-rendering.
+
+    Args:
+        pf: The fitted photo.
+        model: MorphableModel.
+        roll: In-plane rotation in radians about the fitted face's origin ``(tx, ty)``
+            (positive: counter-clockwise on screen, the direction of a positive roll). The
+            photo is rotated (mirrored borders) and the label's roll grows by exactly ``roll``:
+            ``R = Rz(roll) Ry(yaw) Rx(pitch)``, and an image rotation about ``(tx, ty)`` is a
+            camera-axis rotation that leaves ``(tx, ty)`` and the scale as they are.
+
+    Returns:
+        The frame (identity warp: ``src_points == dst_points``, the 68 landmarks).
+    """
     from face3d_ros.geometry.camera import project_np
 
-    pose = np.asarray(pf.params.pose, np.float32)
-    ctrl = control_indices(model, 0)
-    points = project_np(pf.vertices[ctrl], pose)[:, :2]
+    pose = np.asarray(pf.params.pose, np.float32).copy()
+    photo = pf.photo
+    params = pf.params
+    if roll != 0.0:
+        center = (float(pose[3]), float(pose[4]))
+        rot = cv2.getRotationMatrix2D(center, float(np.degrees(roll)), 1.0)
+        h, w = photo.shape[:2]
+        photo = cv2.warpAffine(
+            np.asarray(photo, np.float32), rot, (w, h), flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REFLECT_101,
+        )  # fmt: skip
+        pose[2] = pose[2] + np.float32(roll)
+        params = dataclasses.replace(pf.params, pose=pose)
     lm = np.asarray(model.data.landmark_indices, dtype=np.int64)
+    landmarks = project_np(pf.vertices[lm], pose)[:, :2].astype(np.float32)
     return CoarseFrame(
-        params=pf.params,
+        params=params,
         vertices=pf.vertices,
-        photo=pf.photo,
-        src_points=points,
-        dst_points=points.copy(),
-        landmarks=project_np(pf.vertices[lm], pose)[:, :2].astype(np.float32),
+        photo=photo,
+        src_points=landmarks.copy(),
+        dst_points=landmarks.copy(),
+        landmarks=landmarks,
     )
 
 
-def photo_in_crop(pf: PhotoFit, model: Any, box: Any, size: int) -> dict[str, np.ndarray]:
-    """The fitted photo cropped to ``box`` (the input of a photo sample).
+def photo_in_crop(
+    pf: PhotoFit, model: Any, frame: CoarseFrame, box: Any, size: int
+) -> dict[str, np.ndarray]:
+    """The photo of a :func:`photo_frame` cropped to ``box`` (the input of a photo sample).
 
     Returns:
         As :func:`composite_in_crop`: ``image`` [S, S, 3] float32 (the photo's pixels),
@@ -404,10 +437,10 @@ def photo_in_crop(pf: PhotoFit, model: Any, box: Any, size: int) -> dict[str, np
     """
     from face3d_ros.geometry.crop import crop_image, pose_to_crop
 
-    p = pf.params
+    p = frame.params
     pose_c = np.asarray(pose_to_crop(p.pose, box, size), dtype=np.float32)
-    r = render_textured(pf.vertices, model.data.triangles, pf.albedo, p.gamma, pose_c, size)
-    image = crop_image(np.asarray(pf.photo, np.float32), box, size)
+    r = render_textured(frame.vertices, model.data.triangles, pf.albedo, p.gamma, pose_c, size)
+    image = crop_image(np.asarray(frame.photo, np.float32), box, size)
     return {"image": image, "mask": r["mask"], "pose": pose_c, "render": r}
 
 
