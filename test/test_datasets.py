@@ -180,6 +180,13 @@ def test_several_roots_and_merge(tmp_path: pathlib.Path) -> None:
                 w.add(_fine(10 * p + i))
     assert _tags(ShardDataset(parts)) == [0, 1, 2, 10, 11, 12]
     assert _tags(ShardDataset(tmp_path / "fine")) == [0, 1, 2, 10, 11, 12]  # sub-dir discovery
+    # a list may mix a set of parts (one job per part) with a plain set
+    with ShardWriter(tmp_path / "other", "fine", samples_per_shard=2) as w:
+        w.add(_fine(20))
+    mixed = ShardDataset([tmp_path / "fine", tmp_path / "other"])
+    assert _tags(mixed) == [0, 1, 2, 10, 11, 12, 20]
+    with pytest.raises(FileNotFoundError):
+        ShardDataset([tmp_path / "fine", tmp_path / "missing"])
     merged = tmp_path / "merged"
     merge_datasets(parts, merged)
     assert _tags(ShardDataset(merged, "fine")) == [0, 1, 2, 10, 11, 12]

@@ -468,10 +468,10 @@ def _discover_roots(root: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         if not parts:
             raise FileNotFoundError(f"no {INDEX_NAME} in {path} or its sub-directories")
         return parts
-    roots = [pathlib.Path(r) for r in root]
-    if not roots:
+    if not root:
         raise ValueError("no dataset roots given")
-    return roots
+    # each entry as a single root: a set written by several jobs is a folder of parts
+    return [part for r in root for part in _discover_roots(r)]
 
 
 class ShardDataset(torch.utils.data.Dataset):
@@ -479,8 +479,7 @@ class ShardDataset(torch.utils.data.Dataset):
 
     Args:
         root: A dataset directory (holding ``index.json``), a directory whose sub-directories
-            are datasets (e.g. the parts written by ``--shard i/n``), or a list of dataset
-            directories.
+            are datasets (e.g. the parts written by ``--shard i/n``), or a list of either.
         kind: Expected kind; ``None`` accepts the kind stored in the index(es).
         max_open: Number of shard files kept open per process (each holds a file handle and
             the zip's central directory; reopening a shard per sample costs 3x the read).
