@@ -75,6 +75,8 @@ def make_engine_sheet(
     *,
     seed: int = 0,
     motion: Any = None,
+    coarse_cfg: Any = None,
+    tracking_cfg: Any = None,
     overwrite: bool = False,
 ) -> pathlib.Path:
     """Write the sheet for the fits ``names`` (rows), with the sets' settings and pools.
@@ -88,6 +90,8 @@ def make_engine_sheet(
         out_path: PNG path.
         seed: The sets' seed.
         motion: The tracking set's :class:`~training.synth.motion.MotionModel`.
+        coarse_cfg: The CoarseNet set's ``CoarseConfig`` (default: the defaults).
+        tracking_cfg: The tracking set's ``TrackingConfig`` (default: the defaults).
         overwrite: Replace an existing PNG.
 
     Returns:
@@ -108,6 +112,8 @@ def make_engine_sheet(
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass overwrite to replace it")
     motion = motion or MotionModel.load()
+    coarse_cfg = coarse_cfg or CoarseConfig()
+    tracking_cfg = tracking_cfg or TrackingConfig()
     pool = {n: load_fit(fit_paths(fits_dir, n)["json"], arrays=()) for n in all_names}
     keys = ("displacement_mm", "face_mask", "vertex_uv", "vertex_visible")
     sources = [load_fit(fit_paths(fits_dir, n)["json"], arrays=keys) for n in detail_sources]
@@ -129,10 +135,10 @@ def make_engine_sheet(
         else:
             tiles.append(_tile(np.ones((8, 8, 3), np.float32)))
         for k in range(3):
-            sample, _ = make_coarse_sample(pf, model, k, CoarseConfig(), seed, exps, lights)
+            sample, _ = make_coarse_sample(pf, model, k, coarse_cfg, seed, exps, lights)
             tiles.append(draw_points(sample["image"], [(label_landmarks(model, sample), GREEN)]))
         track, extra = make_tracking_sample(
-            pf, model, 0, CoarseConfig(), TrackingConfig(), motion, seed, exps, lights
+            pf, model, 0, coarse_cfg, tracking_cfg, motion, seed, exps, lights
         )
         prev = dict(track, alpha_exp=extra["prev_alpha_exp"])
         cur = draw_points(

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import pathlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -213,12 +213,38 @@ def stage_motion(eng: Any) -> None:
     )
 
 
-def _tracking_config(motion_scale: Sequence[float | None] | None) -> Any:
-    """The tracking set's TrackingConfig for a job's ``[motion_scale, motion_scale_max]``."""
+def synth_settings(args: Any) -> dict[str, Any]:
+    """The sets' synthesis options of the command line, as stored in every job and summary.
+
+    Args:
+        args: The parsed command line (``--expression``, ``--coarse-photo-fraction``,
+            ``--coarse-photo-roll``, ``--tracking-motion-scale``).
+
+    Returns:
+        ``motion_scale`` ``[LO, HI or None]``, ``expression`` (field -> value), ``p_photo``,
+        ``photo_roll_deg``.
+    """
+    return {
+        "motion_scale": list(getattr(args, "tracking_motion_scale", (1.0, None))),
+        "expression": dict(getattr(args, "expression", None) or []),
+        "p_photo": float(getattr(args, "coarse_photo_fraction", 0.0)),
+        "photo_roll_deg": float(getattr(args, "coarse_photo_roll", 0.0)),
+    }
+
+
+def synth_configs(settings: dict[str, Any]) -> tuple[Any, Any]:
+    """``(CoarseConfig, TrackingConfig)`` of :func:`synth_settings` (sets and contact sheet)."""
+    from training.synth.coarse import CoarseConfig
+    from training.synth.expressions import ExpressionConfig
     from training.synth.tracking import TrackingConfig
 
-    lo, hi = motion_scale if motion_scale is not None else (1.0, None)
-    return TrackingConfig(motion_scale=float(lo), motion_scale_max=hi)
+    lo, hi = settings.get("motion_scale") or (1.0, None)
+    coarse = CoarseConfig(
+        expression=ExpressionConfig(**settings.get("expression", {})),
+        p_photo=float(settings.get("p_photo", 0.0)),
+        photo_roll_deg=float(settings.get("photo_roll_deg", 0.0)),
+    )
+    return coarse, TrackingConfig(motion_scale=float(lo), motion_scale_max=hi)
 
 
 def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
@@ -226,8 +252,6 @@ def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from training.synth.__main__ import load_model
-    from training.synth.coarse import CoarseConfig
-    from training.synth.expressions import ExpressionConfig
     from training.synth.motion import MotionModel
     from training.synth.runner import run_synthesis
 
@@ -236,6 +260,7 @@ def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
 
     cv2.setNumThreads(1)
     motion = MotionModel.load(job["motion"]) if job["kind"] == "tracking" else None
+    coarse_cfg, tracking_cfg = synth_configs(job)
     return run_synthesis(
         job["kind"],
         job["fits"],
@@ -245,12 +270,8 @@ def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
         shard=tuple(job["shard"]),
         seed=job["seed"],
         motion=motion,
-        coarse_cfg=CoarseConfig(
-            expression=ExpressionConfig(**job.get("expression", {})),
-            p_photo=float(job.get("p_photo", 0.0)),
-            photo_roll_deg=float(job.get("photo_roll_deg", 0.0)),
-        ),
-        tracking_cfg=_tracking_config(job.get("motion_scale")),
+        coarse_cfg=coarse_cfg,
+        tracking_cfg=tracking_cfg,
         names=job["names"],
         detail_sources=job.get("detail_sources"),
         overwrite=job.get("overwrite", False),
@@ -291,10 +312,7 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
             "seed": eng.args.seed,
             "model": eng.args.model,
             "motion": str(motion) if motion.is_file() else None,
-            "motion_scale": list(getattr(eng.args, "tracking_motion_scale", (1.0, None))),
-            "expression": dict(getattr(eng.args, "expression", None) or []),
-            "p_photo": float(getattr(eng.args, "coarse_photo_fraction", 0.0)),
-            "photo_roll_deg": float(getattr(eng.args, "coarse_photo_roll", 0.0)),
+            **synth_settings(eng.args),
             "names": accepted,
             "detail_sources": detailed if detail else None,
             "overwrite": bool(eng.args.overwrite_sets),
@@ -350,7 +368,8 @@ def stage_fine(eng: Any) -> None:
 def stage_sheet(eng: Any, per_source: int = 2) -> None:
     """The contact sheet of the fits and samples, labels drawn (``--sheet`` or the cache's).
 
-    Rows: ``per_source`` accepted photos of each source.
+    Rows: ``per_source`` accepted photos of each source; samples drawn with the sets' options
+    (``--expression``, ``--coarse-photo-*``, ``--tracking-motion-scale``).
     """
     from training.data_engine.sheet import make_engine_sheet
     from training.synth.__main__ import load_model
@@ -358,6 +377,7 @@ def stage_sheet(eng: Any, per_source: int = 2) -> None:
 
     t0 = time.time()
     accepted, detailed = accepted_fits(eng)
+    coarse_cfg, tracking_cfg = synth_configs(synth_settings(eng.args))
     rows: list[str] = []
     for src in eng.sources:
         rows += [n for n in accepted if _source_of(eng, n) == src.name][:per_source]
@@ -371,6 +391,8 @@ def stage_sheet(eng: Any, per_source: int = 2) -> None:
         pathlib.Path(eng.args.sheet) if eng.args.sheet else eng.cache / "contact_sheet.png",
         seed=eng.args.seed,
         motion=MotionModel.load(motion_path) if motion_path.is_file() else None,
+        coarse_cfg=coarse_cfg,
+        tracking_cfg=tracking_cfg,
         overwrite=eng.args.overwrite_sheet or not eng.args.sheet,
     )
     eng.record("sheet", {"path": str(path), "rows": rows}, time.time() - t0)
