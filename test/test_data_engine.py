@@ -180,6 +180,7 @@ def test_engine_chain_on_builtin_photos_resumes(tmp_path) -> None:
                  "--expression", "amplitude=0.3,1.5"]) == 0  # fmt: skip
     tracking = json.loads((cache / "summary.json").read_text())["stages"]["tracking"]
     assert tracking["motion_scale"] == [1.0, 8.0] and tracking["samples"] == 2
+    assert tracking["p_photo"] == 0.0
     assert tracking["expression"] == {"p_fit": 0.9, "amplitude": [0.3, 1.5]}
     index = json.loads((cache / "sets" / "tracking" / "index.json").read_text())
     assert index["attrs"]["config"]["coarse"]["expression"]["p_fit"] == 0.9

@@ -269,6 +269,28 @@ def test_coarse_photo_samples(fits_dir: pathlib.Path, model: MorphableModel) -> 
         CoarseConfig(p_photo=1.5)
 
 
+def test_tracking_photo_samples(fits_dir: pathlib.Path, model: MorphableModel) -> None:
+    """A photo coarse sample k makes a photo tracking sample k: the photo, the fit's labels."""
+    from face3d_ros.geometry.crop import crop_image
+
+    pf = load_photo_fit(fits_dir, "face1", model)
+    motion = MotionModel.load()
+    photo = CoarseConfig(per_photo=1, p_photo=1.0, photo_roll_deg=10.0)
+    sample, extra = make_tracking_sample(pf, model, 0, photo, TrackingConfig(), motion, seed=5)
+    assert extra["is_photo"]
+    np.testing.assert_array_equal(sample["alpha_exp"], pf.params.alpha_exp)
+    coarse, cextra = make_coarse_sample(pf, model, 0, photo, seed=5)
+    # the same frame as the coarse sample (same roll), cropped where the previous pose says
+    np.testing.assert_allclose(extra["pose_image"], cextra["frame"].params.pose, atol=1e-6)
+    crop = crop_image(cextra["frame"].photo, extra["box"], 256)
+    corr = np.corrcoef(crop.mean(-1).ravel(), sample["image"].mean(-1).ravel())[0, 1]
+    assert corr > 0.5
+    plain, pextra = make_tracking_sample(
+        pf, model, 0, CoarseConfig(per_photo=1), TrackingConfig(), motion, seed=5
+    )
+    assert not pextra["is_photo"]
+
+
 def test_tracking_sample_prev_pose_and_pncc(fits_dir: pathlib.Path, model: MorphableModel) -> None:
     """prev_pose = pose moved back by the drawn delta; the PNCC is rendered at prev_pose."""
     from face3d_ros.render.rasterizer import rasterize

@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="P",
         help="share of CoarseNet samples that are the fitted photo itself (real face pixels, "
-        "the fit's own parameters; training.synth.coarse.CoarseConfig.p_photo); default 0",
+        "the fit's own parameters; training.synth.coarse.CoarseConfig.p_photo; the tracking "
+        "set's matching samples then show the photo too); default 0",
     )
     ap.add_argument(
         "--coarse-photo-roll",

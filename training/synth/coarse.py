@@ -51,12 +51,14 @@ __all__ = [
     "CoarseFrame",
     "composite_in_crop",
     "draw_frame",
+    "frame_in_crop",
     "generate_coarse",
     "is_photo_sample",
     "make_coarse_sample",
     "mouth_cavity",
     "photo_frame",
     "photo_in_crop",
+    "sample_frame",
 ]
 
 
@@ -349,17 +351,9 @@ def make_coarse_sample(
         ``(sample, extra)``: the ``coarse`` sample dict (architecture keys) and extra data for
         tests and the contact sheet (``frame``, ``box``, ``mask``).
     """
-    if is_photo_sample(pf.name, k, cfg, seed):
-        rng = unit_rng(seed, "coarse-photo", pf.name, k)
-        roll = np.radians(cfg.photo_roll_deg) * rng.uniform(-1.0, 1.0)
-        frame = photo_frame(pf, model, float(roll))
-        box = jittered_crop(frame.landmarks, rng, cfg, pf.photo.shape[:2])
-        out = photo_in_crop(pf, model, frame, box, cfg.image_size)
-    else:
-        rng = unit_rng(seed, "coarse", pf.name, k)
-        frame = draw_frame(pf, model, rng, cfg, other_expressions, other_lights)
-        box = jittered_crop(frame.landmarks, rng, cfg, pf.photo.shape[:2])
-        out = composite_in_crop(pf, model, frame, box, cfg.image_size)
+    frame, rng, is_photo = sample_frame(pf, model, k, cfg, seed, other_expressions, other_lights)
+    box = jittered_crop(frame.landmarks, rng, cfg, pf.photo.shape[:2])
+    out = frame_in_crop(pf, model, frame, box, cfg.image_size, is_photo)
     p = frame.params
     sample = {
         "image": to_uint8(augment_crop(out["image"], rng, cfg.augment)),
@@ -370,6 +364,41 @@ def make_coarse_sample(
         "gamma": np.asarray(p.gamma, dtype=np.float32),
     }
     return sample, {"frame": frame, "box": box, "mask": out["mask"]}
+
+
+def sample_frame(
+    pf: PhotoFit,
+    model: Any,
+    k: int,
+    cfg: CoarseConfig,
+    seed: int,
+    other_expressions: Sequence[np.ndarray] = (),
+    other_lights: Sequence[np.ndarray] = (),
+) -> tuple[CoarseFrame, np.random.Generator, bool]:
+    """The frame of sample ``k``: the fitted photo (``cfg.p_photo``) or a re-posed draw.
+
+    Shared by the CoarseNet set and the tracking set, whose sample ``k`` shows the same frame.
+
+    Returns:
+        ``(frame, rng, is_photo)``: the frame, the sample's random stream as the frame left it
+        (it goes on to draw the crop jitter and the domain randomisation) and whether the frame
+        is the photo itself (:func:`photo_frame`) rather than :func:`draw_frame`'s.
+    """
+    if is_photo_sample(pf.name, k, cfg, seed):
+        rng = unit_rng(seed, "coarse-photo", pf.name, k)
+        roll = np.radians(cfg.photo_roll_deg) * rng.uniform(-1.0, 1.0)
+        return photo_frame(pf, model, float(roll)), rng, True
+    rng = unit_rng(seed, "coarse", pf.name, k)
+    return draw_frame(pf, model, rng, cfg, other_expressions, other_lights), rng, False
+
+
+def frame_in_crop(
+    pf: PhotoFit, model: Any, frame: CoarseFrame, box: Any, size: int, is_photo: bool
+) -> dict[str, np.ndarray]:
+    """:func:`photo_in_crop` for a photo frame, else :func:`composite_in_crop` (same keys)."""
+    if is_photo:
+        return photo_in_crop(pf, model, frame, box, size)
+    return composite_in_crop(pf, model, frame, box, size)
 
 
 def is_photo_sample(name: str, k: int, cfg: CoarseConfig, seed: int) -> bool:

@@ -8,6 +8,8 @@ For CoarseNet sample ``k`` of a photo (re-created exactly from its random stream
 parameters are the current ones with the change undone. As the pipeline does at run time, the
 current frame is cropped by the crop derived from the previous parameters (previous landmarks
 projected, ``crop_from_points``) and the previous shape is rendered there as a PNCC image.
+When CoarseNet sample ``k`` is a photo sample (``CoarseConfig.p_photo``), so is the tracking
+sample: the current frame is the fitted photo itself and only the previous pose is simulated.
 
 Sample (architecture ``tracking`` keys, all poses in the 256 x 256 crop's pixels): ``image``
 (current frame in the previous crop), ``pncc`` (previous pose), ``prev_pose``, and the current
@@ -24,7 +26,7 @@ import numpy as np
 
 from face3d_ros.nets.contract import DEFAULT_CONTRACT
 from training.synth.augment import augment_crop
-from training.synth.coarse import CoarseConfig, _shape, composite_in_crop, draw_frame
+from training.synth.coarse import CoarseConfig, _shape, frame_in_crop, sample_frame
 from training.synth.common import PhotoFit, to_uint8, unit_rng
 from training.synth.motion import MotionModel, apply_pose_delta
 
@@ -102,6 +104,7 @@ def make_tracking_sample(
     Returns:
         ``(sample, extra)``; ``extra`` holds ``pose_delta`` [6] and ``exp_delta`` [K_exp] (the
         drawn change, :mod:`training.synth.motion` units), ``motion_scale`` (its multiplier),
+        ``is_photo`` (the current frame is the fitted photo itself),
         ``pose_image`` / ``prev_pose_image``
         (photo pixels), ``box`` (the previous-frame crop) and ``mask`` (rendered current face).
     """
@@ -109,8 +112,8 @@ def make_tracking_sample(
     from face3d_ros.geometry.crop import crop_from_points
     from face3d_ros.pipeline.net_inputs import PnccRenderer, tracking_input
 
-    frame = draw_frame(
-        pf, model, unit_rng(seed, "coarse", pf.name, k), coarse_cfg, other_expressions, other_lights
+    frame, _, is_photo = sample_frame(
+        pf, model, k, coarse_cfg, seed, other_expressions, other_lights
     )
     rng = unit_rng(seed, "tracking", pf.name, k)
     factor = cfg.draw_motion_scale(rng)
@@ -128,7 +131,7 @@ def make_tracking_sample(
     prev_lm = project_np(prev_vertices[lm], prev_pose)[:, :2]
     box = crop_from_points(prev_lm, scale=cfg.crop_scale, image_shape=pf.photo.shape[:2])
     size = cfg.image_size
-    out = composite_in_crop(pf, model, frame, box, size)
+    out = frame_in_crop(pf, model, frame, box, size, is_photo)
     x, prev_pose_c = tracking_input(  # the Tracker's input builder (PNCC of the previous pose)
         np.asarray(out["image"]), box, prev_vertices, prev_pose, PnccRenderer(model)
     )
@@ -147,6 +150,7 @@ def make_tracking_sample(
         "pose_delta": pose_delta,
         "exp_delta": exp_delta,
         "motion_scale": factor,
+        "is_photo": is_photo,
         "prev_alpha_exp": prev_exp,
         "pose_image": np.asarray(cur.pose, dtype=np.float32),
         "prev_pose_image": prev_pose,
