@@ -124,6 +124,8 @@ class CoarseFrame:
         dst_points: [M, 2] the same points at the new pose.
         landmarks: [68, 2] projected model landmarks at the new pose (photo pixels).
         ring_scale: Fixed-ring radius factor of the warp.
+        is_photo: The frame is the fitted photo itself (:func:`photo_frame`), not a re-posed
+            draw: it is cropped as it is instead of having the face rendered over it.
     """
 
     params: Any
@@ -133,6 +135,7 @@ class CoarseFrame:
     dst_points: np.ndarray
     landmarks: np.ndarray
     ring_scale: float = 1.4
+    is_photo: bool = False
 
     def background(self) -> np.ndarray:
         """The whole warped photo, [H, W, 3] float32 (crops use :func:`warp_crop` directly)."""
@@ -351,9 +354,9 @@ def make_coarse_sample(
         ``(sample, extra)``: the ``coarse`` sample dict (architecture keys) and extra data for
         tests and the contact sheet (``frame``, ``box``, ``mask``).
     """
-    frame, rng, is_photo = sample_frame(pf, model, k, cfg, seed, other_expressions, other_lights)
+    frame, rng = sample_frame(pf, model, k, cfg, seed, other_expressions, other_lights)
     box = jittered_crop(frame.landmarks, rng, cfg, pf.photo.shape[:2])
-    out = frame_in_crop(pf, model, frame, box, cfg.image_size, is_photo)
+    out = frame_in_crop(pf, model, frame, box, cfg.image_size)
     p = frame.params
     sample = {
         "image": to_uint8(augment_crop(out["image"], rng, cfg.augment)),
@@ -374,29 +377,29 @@ def sample_frame(
     seed: int,
     other_expressions: Sequence[np.ndarray] = (),
     other_lights: Sequence[np.ndarray] = (),
-) -> tuple[CoarseFrame, np.random.Generator, bool]:
+) -> tuple[CoarseFrame, np.random.Generator]:
     """The frame of sample ``k``: the fitted photo (``cfg.p_photo``) or a re-posed draw.
 
     Shared by the CoarseNet set and the tracking set, whose sample ``k`` shows the same frame.
 
     Returns:
-        ``(frame, rng, is_photo)``: the frame, the sample's random stream as the frame left it
-        (it goes on to draw the crop jitter and the domain randomisation) and whether the frame
-        is the photo itself (:func:`photo_frame`) rather than :func:`draw_frame`'s.
+        ``(frame, rng)``: the frame (``frame.is_photo`` tells which kind) and the sample's
+        random stream as the frame left it (it goes on to draw the crop jitter and the domain
+        randomisation).
     """
     if is_photo_sample(pf.name, k, cfg, seed):
         rng = unit_rng(seed, "coarse-photo", pf.name, k)
         roll = np.radians(cfg.photo_roll_deg) * rng.uniform(-1.0, 1.0)
-        return photo_frame(pf, model, float(roll)), rng, True
+        return photo_frame(pf, model, float(roll)), rng
     rng = unit_rng(seed, "coarse", pf.name, k)
-    return draw_frame(pf, model, rng, cfg, other_expressions, other_lights), rng, False
+    return draw_frame(pf, model, rng, cfg, other_expressions, other_lights), rng
 
 
 def frame_in_crop(
-    pf: PhotoFit, model: Any, frame: CoarseFrame, box: Any, size: int, is_photo: bool
+    pf: PhotoFit, model: Any, frame: CoarseFrame, box: Any, size: int
 ) -> dict[str, np.ndarray]:
     """:func:`photo_in_crop` for a photo frame, else :func:`composite_in_crop` (same keys)."""
-    if is_photo:
+    if frame.is_photo:
         return photo_in_crop(pf, model, frame, box, size)
     return composite_in_crop(pf, model, frame, box, size)
 
@@ -451,6 +454,7 @@ def photo_frame(pf: PhotoFit, model: Any, roll: float = 0.0) -> CoarseFrame:
         src_points=landmarks.copy(),
         dst_points=landmarks.copy(),
         landmarks=landmarks,
+        is_photo=True,
     )
 
 

@@ -112,9 +112,7 @@ def make_tracking_sample(
     from face3d_ros.geometry.crop import crop_from_points
     from face3d_ros.pipeline.net_inputs import PnccRenderer, tracking_input
 
-    frame, _, is_photo = sample_frame(
-        pf, model, k, coarse_cfg, seed, other_expressions, other_lights
-    )
+    frame, _ = sample_frame(pf, model, k, coarse_cfg, seed, other_expressions, other_lights)
     rng = unit_rng(seed, "tracking", pf.name, k)
     factor = cfg.draw_motion_scale(rng)
     scaled = dataclasses.replace(
@@ -131,7 +129,7 @@ def make_tracking_sample(
     prev_lm = project_np(prev_vertices[lm], prev_pose)[:, :2]
     box = crop_from_points(prev_lm, scale=cfg.crop_scale, image_shape=pf.photo.shape[:2])
     size = cfg.image_size
-    out = frame_in_crop(pf, model, frame, box, size, is_photo)
+    out = frame_in_crop(pf, model, frame, box, size)
     x, prev_pose_c = tracking_input(  # the Tracker's input builder (PNCC of the previous pose)
         np.asarray(out["image"]), box, prev_vertices, prev_pose, PnccRenderer(model)
     )
@@ -150,7 +148,7 @@ def make_tracking_sample(
         "pose_delta": pose_delta,
         "exp_delta": exp_delta,
         "motion_scale": factor,
-        "is_photo": is_photo,
+        "is_photo": frame.is_photo,
         "prev_alpha_exp": prev_exp,
         "pose_image": np.asarray(cur.pose, dtype=np.float32),
         "prev_pose_image": prev_pose,
