@@ -47,6 +47,21 @@ def test_context_padding_keeps_pixels_and_has_no_black_border() -> None:
         pad_with_context(img, (-1, 0, 0, 0))
 
 
+def test_holdout_split_is_seeded_disjoint_and_order_free() -> None:
+    from training.data_engine.stages import split_holdout
+
+    names = [f"src-{i:03d}" for i in range(50)]
+    train, held = split_holdout(names, 5, seed=0)
+    assert len(held) == 5 and len(train) == 45 and not set(train) & set(held)
+    assert train + held != names and sorted(train + held) == names
+    assert split_holdout(names[::-1], 5, seed=0)[1] == held[::-1]  # same fits, any order
+    assert split_holdout(names, 5, seed=1)[1] != held
+    assert split_holdout(names, 0, seed=0) == (names, [])
+    for bad in (-1, 50):
+        with pytest.raises(ValueError):
+            split_holdout(names, bad, seed=0)
+
+
 def test_sources_refuse_evaluation_sets_and_subsets_are_deterministic(tmp_path) -> None:
     """An FRL folder is refused; a limit gives the same seeded subset every time."""
     frl = tmp_path / "faces" / "frl" / "neutral"
@@ -194,6 +209,20 @@ def test_engine_chain_on_builtin_photos_resumes(tmp_path) -> None:
     index = json.loads((cache / "sets" / "coarse" / "index.json").read_text())
     assert index["attrs"]["config"]["coarse"]["p_photo"] == 1.0
     assert index["attrs"]["config"]["coarse"]["photo_roll_deg"] == 15.0
+    # one fit held out: the training set and sets/holdout/coarse share no identity; the split
+    # cannot change under an existing set without --overwrite-sets
+    assert main([*args, "--stages", "coarse", "--overwrite-sets", "--holdout-fits", "1"]) == 0
+    coarse = json.loads((cache / "summary.json").read_text())["stages"]["coarse"]
+    held = coarse["holdout"]["fits"]
+    assert coarse["fits"] == 1 and coarse["samples"] == 2 and len(held) == 1
+    assert coarse["holdout"]["samples"] == 2
+    train_index = json.loads((cache / "sets" / "coarse" / "index.json").read_text())
+    held_index = json.loads((cache / "sets" / "holdout" / "coarse" / "index.json").read_text())
+    assert set(held_index["attrs"]["fit_digests"]) == set(held)
+    assert not set(train_index["attrs"]["fit_digests"]) & set(held)
+    assert len(ShardDataset(cache / "sets" / "holdout" / "coarse", "coarse")) == 2
+    assert main([*args, "--stages", "coarse"]) == 2  # would train on the held-out fit
+    assert main([*args, "--stages", "coarse", "--holdout-fits", "2"]) == 2  # none left
     with pytest.raises(SystemExit):
         main([*args, "--coarse-photo-fraction", "2"])
     with pytest.raises(SystemExit):

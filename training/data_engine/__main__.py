@@ -171,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="FineNet samples per accepted fit (5 x 4,000 fits = the issue's 20,000)",
     )
     ap.add_argument(
+        "--holdout-fits",
+        type=int,
+        default=0,
+        metavar="N",
+        help="set aside a seeded choice of N accepted fits: the coarse, tracking and fine sets "
+        "are made from the others, and sets/holdout/<kind> from these (held-out identities for "
+        "a validation curve: training --val-data); default 0",
+    )
+    ap.add_argument(
         "--overwrite-sets",
         action="store_true",
         help="regenerate the sets (needed after changing their settings or the gate)",

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RUNNERS", "accepted_fits", "synth_worker"]
+__all__ = ["RUNNERS", "accepted_fits", "split_holdout", "synth_worker"]
 
 #: Arrays of a fit that the gate reads.
 _GATE_ARRAYS = (
@@ -141,6 +141,26 @@ def accepted_fits(eng: Any) -> tuple[list[str], list[str]]:
         raise FileNotFoundError(f"{path} missing: run the gate stage first")
     gate = json.loads(path.read_text())
     return list(gate["accepted"]), list(gate["detail_sources"])
+
+
+def split_holdout(accepted: list[str], n: int, seed: int) -> tuple[list[str], list[str]]:
+    """``(train, held_out)``: a seeded choice of ``n`` fits set aside from the sets.
+
+    The choice depends only on the sorted names, ``n`` and ``seed``, so a rerun (or a resumed
+    run) holds out the same fits; both lists keep the order of ``accepted``.
+
+    Raises:
+        ValueError: ``n`` negative, or not smaller than the number of fits.
+    """
+    if n < 0:
+        raise ValueError(f"--holdout-fits must be >= 0, got {n}")
+    if n == 0:
+        return list(accepted), []
+    if n >= len(accepted):
+        raise ValueError(f"--holdout-fits {n} leaves no fit to train on ({len(accepted)} accepted)")
+    rng = np.random.default_rng([int(seed), 0x401D])
+    held = set(rng.choice(sorted(accepted), size=n, replace=False).tolist())
+    return [a for a in accepted if a not in held], [a for a in accepted if a in held]
 
 
 def _default_videos(eng: Any) -> list[pathlib.Path]:
@@ -291,6 +311,39 @@ def _count_samples(root: pathlib.Path) -> int:
     return total
 
 
+def _fits_in_set(root: pathlib.Path) -> set[str]:
+    """Names of the fits a set (its parts or itself) was made from, from its indexes."""
+    names: set[str] = set()
+    for index in [*root.glob("part-*/index.json"), *root.glob("index.json")]:
+        try:
+            attrs = json.loads(index.read_text()).get("attrs", {})
+        except (OSError, ValueError):
+            continue
+        names.update(attrs.get("fit_digests", {}))
+    return names
+
+
+def _check_holdout(root: pathlib.Path, holdout_root: pathlib.Path, held: list[str]) -> None:
+    """Refuse to extend sets whose fits cross the held-out split (a changed ``--holdout-fits``).
+
+    Raises:
+        ValueError: A held-out fit is in the training set or a training fit in the held-out set.
+    """
+    held_set = set(held)
+    leaked = sorted(_fits_in_set(root) & held_set)
+    if leaked:
+        raise ValueError(
+            f"{root} already holds samples of {len(leaked)} fit(s) that --holdout-fits now sets "
+            f"aside (e.g. {leaked[:3]}); pass --overwrite-sets to regenerate the sets"
+        )
+    crossed = sorted(_fits_in_set(holdout_root) - held_set)
+    if crossed:
+        raise ValueError(
+            f"{holdout_root} holds samples of {len(crossed)} fit(s) that are no longer held out "
+            f"(e.g. {crossed[:3]}); pass --overwrite-sets to regenerate the sets"
+        )
+
+
 def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> None:
     import multiprocessing as mp
 
@@ -300,50 +353,72 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
     accepted, detailed = accepted_fits(eng)
     if not accepted:
         raise ValueError("the gate accepted no fit")
+    train, held = split_holdout(
+        accepted, int(getattr(eng.args, "holdout_fits", 0) or 0), eng.args.seed
+    )
     motion = eng.cache / "motion.json"
     n = max(1, eng.args.jobs)
-    jobs = [
-        {
+
+    def job(i: int, out: pathlib.Path, names: list[str]) -> dict[str, Any]:
+        return {
             "kind": kind,
             "fits": str(eng.fits_dir),
-            "out": str(eng.sets_dir),
+            "out": str(out),
             "per_photo": per_photo,
             "shard": (i, n),
             "seed": eng.args.seed,
             "model": eng.args.model,
             "motion": str(motion) if motion.is_file() else None,
             **synth_settings(eng.args),
-            "names": accepted,
+            "names": names,
             "detail_sources": detailed if detail else None,
             "overwrite": bool(eng.args.overwrite_sets),
         }
-        for i in range(n)
-    ]
+
+    holdout_out = eng.sets_dir / "holdout"
+    jobs = [job(i, eng.sets_dir, train) for i in range(n)]
+    jobs += [job(i, holdout_out, held) for i in range(n)] if held else []
     total = per_photo * len(accepted)
     root = eng.sets_dir / kind
-    done0 = _count_samples(root)
-    print(f"[{kind}] {len(accepted)} fits x {per_photo} = {total} samples, {done0} on disk")
+    holdout_root = holdout_out / kind
+    if not eng.args.overwrite_sets:
+        _check_holdout(root, holdout_root, held)
+
+    def on_disk() -> int:
+        return _count_samples(root) + (_count_samples(holdout_root) if held else 0)
+
+    done0 = on_disk()
+    print(
+        f"[{kind}] {len(train)} fits x {per_photo} = {per_photo * len(train)} samples"
+        + (f" + {len(held)} held-out fits in {holdout_root}" if held else "")
+        + f", {done0} on disk"
+    )
     ctx = mp.get_context("spawn")
     with ctx.Pool(n) as pool:
         pending = pool.map_async(synth_worker, jobs)
         while not pending.ready():
             pending.wait(60)
-            print(progress_line(kind, _count_samples(root), total, t0, done0), flush=True)
+            print(progress_line(kind, on_disk(), total, t0, done0), flush=True)
         results = pending.get()
     samples = _count_samples(root)
     eng.record(
         kind,
         {
             "root": str(root),
-            "fits": len(accepted),
+            "fits": len(train),
             "per_photo": per_photo,
             "samples": samples,
+            "holdout": (
+                {"root": str(holdout_root), "fits": held, "samples": _count_samples(holdout_root)}
+                if held
+                else None
+            ),
             "detail_sources": len(detailed) if detail else None,
             "motion_scale": jobs[0]["motion_scale"] if kind == "tracking" else None,
             "expression": jobs[0]["expression"] or None,
             "p_photo": jobs[0]["p_photo"] if kind != "fine" else None,
             "photo_roll_deg": jobs[0]["photo_roll_deg"] if kind != "fine" else None,
-            "parts": [r["root"] for r in results],
+            "parts": [r["root"] for r in results[:n]],
         },
         time.time() - t0,
     )
