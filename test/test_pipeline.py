@@ -246,6 +246,30 @@ def test_keyframes_reanchor(nets, detector):
     assert all(r.state == TrackState.TRACKING for r in results[1:])
 
 
+def test_keyframes_between_verifications_follow_the_track(nets, detector):
+    """keyframe_on_detection off: the detector runs on every verify_interval-th frame only.
+
+    The keyframes between run the single-image net in the previous landmarks' box.
+    """
+    tracker = _tracker(
+        nets, detector, use_fine=False, keyframe_interval=1, verify_interval=3,
+        keyframe_on_detection=False,
+    )  # fmt: skip
+    results = [tracker.step(sample_frame(i, SEQ).image) for i in range(8)]
+    detect_ms = [r.timings_ms["detect"] for r in results]
+    assert all(r.state == TrackState.TRACKING for r in results[1:])
+    assert all(r.reinitialised for r in results)  # the single-image net on every frame
+    assert all(r.timings_ms["tracking"] == 0.0 and r.timings_ms["coarse"] > 0 for r in results)
+    # frame 0 detects in the full frame; frames 3 and 6 verify in the crop; the others do not
+    assert [d > 0 for d in detect_ms] == [True, False, False, True, False, False, True, False]
+    for r in results[1:]:
+        assert np.isfinite(r.landmarks_2d).all()
+    # with the default (True) every keyframe runs the detector
+    tracker = _tracker(nets, detector, use_fine=False, keyframe_interval=1, verify_interval=3)
+    results = [tracker.step(sample_frame(i, SEQ).image) for i in range(4)]
+    assert all(r.timings_ms["detect"] > 0 for r in results)
+
+
 class _Tamper:
     """Backend wrapper that rewrites the tracking net's output."""
 

@@ -32,7 +32,9 @@ Crop sides and crop scales come from the nets' train/run contracts
 * **Keyframes**: every ``keyframe_interval`` tracking frames the single-image CoarseNet re-anchors
   the track on a fresh detection (against drift); 0 turns this off. The default, 1, is the
   single-image CoarseNet on every frame (the shipped tracking net drifts; see
-  :class:`TrackerConfig`).
+  :class:`TrackerConfig`). With ``keyframe_on_detection`` off, a keyframe that falls between
+  verifications runs the single-image CoarseNet in the box of the previous frame's
+  reconstructed landmarks instead, so the detector runs only every ``verify_interval`` frames.
 
 States reported in :attr:`TrackResult.state`:
 
@@ -52,6 +54,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from face3d_ros.detection.detector import box_from_landmarks
 from face3d_ros.detection.interface import DEFAULT_DETECTOR, DETECTOR_NAMES
 from face3d_ros.geometry.camera import project_np
 from face3d_ros.geometry.crop import (
@@ -114,6 +117,14 @@ class TrackerConfig:
             real-face benchmark's videos the shipped tracking net drifts (NME 0.21 against
             0.07 for the single-image net; README, "Accuracy"). Set 0 for tracking weights
             that beat the single-image net there.
+        keyframe_on_detection: A keyframe runs the detector in the crop and places the
+            single-image CoarseNet on its box (True, the default). False: only every
+            ``verify_interval``-th frame is verified (and re-anchored on the detection); the
+            keyframes between run the CoarseNet in the box of the previous frame's
+            reconstructed landmarks (``box_from_landmarks``, as a detection's box is made),
+            which saves the detector's time on ``verify_interval - 1`` of ``verify_interval``
+            frames; such frames keep the landmark-jump check. Same as True when
+            ``verify_interval`` is 1.
         crop_scale: Side of the square crop as a multiple of the face extent (landmark or
             detection box side). None (default) = the crop scale the nets were trained with
             (their contracts); a value that differs from it is refused at construction.
@@ -150,6 +161,7 @@ class TrackerConfig:
     fine_precision: str | None = None
     use_fine: bool = True
     keyframe_interval: int = 1
+    keyframe_on_detection: bool = True
     crop_scale: float | None = None
     min_confidence: float = 0.3
     max_landmark_error: float = 0.3
@@ -773,6 +785,25 @@ class Tracker:
         )
         return self._finish(image, params, init_box, None, detected, True, timings)
 
+    def _reanchor_on_track(self, image: np.ndarray, timings: dict) -> TrackResult:
+        """A keyframe without a detection (``keyframe_on_detection`` off).
+
+        The single-image CoarseNet in the box of the previous frame's landmarks; keeps the
+        tracked albedo and lighting. The frame stays TRACKING (``reinitialised=True``).
+        """
+        prev = self._prev_params
+        assert prev is not None and self._prev_landmarks is not None
+        track_box = box_from_landmarks(np.asarray(self._prev_landmarks, np.float64))
+        init_box, a_id, a_exp, pose = self._coarse_from_box(image, track_box, timings)
+        params = _RawParams(
+            alpha_id=a_id,
+            alpha_exp=a_exp,
+            alpha_alb=prev.alpha_alb.copy(),
+            gamma=prev.gamma.copy(),
+            pose=pose,
+        )
+        return self._finish(image, params, init_box, None, None, True, timings)
+
     def _track(self, image: np.ndarray, timings: dict) -> TrackResult:
         cfg = self.config
         prev = self._prev_params
@@ -788,8 +819,8 @@ class Tracker:
         self._frames_since_init += 1
         self._frames_since_verify += 1
         keyframe = cfg.keyframe_interval > 0 and self._frames_since_init >= cfg.keyframe_interval
-        verify = keyframe or (
-            cfg.verify_interval > 0 and self._frames_since_verify >= cfg.verify_interval
+        verify = (cfg.verify_interval > 0 and self._frames_since_verify >= cfg.verify_interval) or (
+            keyframe and cfg.keyframe_on_detection
         )
         detected = None
         if verify:
@@ -799,8 +830,10 @@ class Tracker:
                 return self._lose("no face in the tracking crop", timings)
             detected = found
 
-        if keyframe and detected is not None:
-            return self._reanchor(image, detected, timings)
+        if keyframe:
+            if detected is not None:
+                return self._reanchor(image, detected, timings)
+            return self._reanchor_on_track(image, timings)
 
         # The tracking net's crop (a keyframe's CoarseNet crops around the detection instead).
         t0 = time.perf_counter()
@@ -865,7 +898,10 @@ class Tracker:
         vertices = self._vertices(raw.alpha_id, raw.alpha_exp)
         landmarks = self._project_landmarks(vertices, raw.pose)
         reason = self._check_plausible(landmarks, image.shape)
-        if not reason and not reinitialised and self._prev_landmarks is not None:
+        # A reconstruction anchored on a detection needs no motion check; one that follows the
+        # track (tracking net, or a keyframe in the previous landmarks' box) does.
+        anchored = reinitialised and detected is not None
+        if not reason and not anchored and self._prev_landmarks is not None:
             size = max(self._face_size(self._prev_landmarks), 1.0)
             jump = float(np.linalg.norm(landmarks - self._prev_landmarks, axis=1).mean()) / size
             if jump > cfg.max_landmark_jump:
@@ -911,6 +947,7 @@ class Tracker:
         )
         if reinitialised:
             self._frames_since_init = 0
+        if anchored:
             self._frames_since_verify = 0
         self._ever_found = True
         self._state = state
