@@ -124,6 +124,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         int_range=(0, 10000),
     ),
     ParamSpec(
+        "keyframe_on_detection", _TC["keyframe_on_detection"],
+        "A keyframe runs the detector in the tracking crop and places the Single-image "
+        "CoarseNet on its box (true); false = only every verify_interval-th frame runs the "
+        "detector, the keyframes between place the CoarseNet in the box of the previous frame's "
+        "landmarks (saves the detector on verify_interval - 1 of verify_interval frames).",
+    ),
+    ParamSpec(
         "min_confidence", _TC["min_confidence"],
         "Landmark-agreement confidence (0..1) below which a verified frame counts as drift: the "
         "track is re-anchored on the detection (reanchor_on_drift, the default) or declared LOST.",
@@ -319,6 +326,7 @@ class NodeParams:
     use_fine: bool
     detector: str
     keyframe_interval: int
+    keyframe_on_detection: bool
     min_confidence: float
     reanchor_on_drift: bool
     verify_interval: int
