@@ -165,6 +165,18 @@ def test_memo_detector_runs_once_per_image() -> None:
     assert memo.upsample == 1  # other attributes are the wrapped detector's
 
 
+def test_matching_face_picks_the_reference_person() -> None:
+    from types import SimpleNamespace as D
+
+    from training.benchmark_real.runner import matching_face
+
+    big, small = D(box=(100, 100, 300, 300)), D(box=(0, 0, 60, 60))
+    assert matching_face([big, small], (5, 2, 62, 58)) is small  # not the largest face
+    assert matching_face([big, small], (110, 90, 290, 310)) is big
+    assert matching_face([big], (0, 0, 60, 60)) is None  # the reference's person not found
+    assert matching_face([], (0, 0, 60, 60)) is None
+
+
 # ---------------------------------------------------------------------------- baselines
 
 

@@ -9,7 +9,13 @@ import pathlib
 import numpy as np
 import pytest
 
-from face3d_ros.detection import Detection, FaceDetector, box_from_landmarks, resolve_predictor_path
+from face3d_ros.detection import (
+    Detection,
+    FaceDetector,
+    box_from_landmarks,
+    box_iou,
+    resolve_predictor_path,
+)
 
 
 def _predictor_available() -> bool:
@@ -124,11 +130,11 @@ def blazeface():
     return _blazeface_or_skip()
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-    return ix * iy / union
+def test_box_iou() -> None:
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    assert box_iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0
 
 
 def test_ssd_anchors_layout() -> None:
@@ -208,7 +214,7 @@ def test_blazeface_astronaut_matches_dlib(blazeface, astronaut: np.ndarray) -> N
     got = dets[0]
     assert got.score > 0.8 and got.landmarks.shape == (68, 2) and got.keypoints.shape == (6, 2)
     ref = FaceDetector().detect(astronaut)[0]
-    assert _iou(got.box, ref.box) > 0.7
+    assert box_iou(got.box, ref.box) > 0.7
     iod = np.linalg.norm(ref.landmarks[36:42].mean(0) - ref.landmarks[42:48].mean(0))
     assert np.linalg.norm(got.landmarks - ref.landmarks, axis=1).mean() < 0.1 * iod
     # Keypoints: the subject's right eye (image left), left eye, nose tip, mouth centre.

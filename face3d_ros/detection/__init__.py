@@ -15,6 +15,7 @@ from face3d_ros.detection.detector import (
     FaceDetector,
     ShapePredictor,
     box_from_landmarks,
+    box_iou,
     check_image,
     resolve_predictor_path,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "FaceDetectorLike",
     "ShapePredictor",
     "box_from_landmarks",
+    "box_iou",
     "check_image",
     "make_detector",
     "resolve_predictor_path",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +126,15 @@ def box_from_landmarks(landmarks: np.ndarray) -> tuple[float, float, float, floa
     centre = lm.mean(0) + _BOX_OFFSET * extent
     half = 0.5 * _BOX_SCALE * extent
     return (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two ``(x0, y0, x1, y1)`` boxes (0 for empty boxes)."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 def check_image(image_rgb: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from face3d_ros.detection.detector import box_iou
 from face3d_ros.pipeline.states import TrackState
 from face3d_ros.pipeline.tracker import (
     STAGES,
@@ -210,14 +211,6 @@ def _box(points: np.ndarray) -> tuple[float, float, float, float]:
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _inside(point: tuple[float, float], box: tuple[float, ...]) -> bool:
     return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
@@ -310,7 +303,7 @@ class MultiFaceTracker:
         """New box; the appearance is refreshed only while no other face overlaps this one."""
         assert result.landmarks_2d is not None
         track.box = _box(result.landmarks_2d)
-        if any(_iou(track.box, o.box) > 0 for o in self._active if o is not track):
+        if any(box_iou(track.box, o.box) > 0 for o in self._active if o is not track):
             return
         hist = appearance_histogram(image, result.landmarks_2d)
         if hist is None:
@@ -348,7 +341,7 @@ class MultiFaceTracker:
                 if other is track or (other.started, other.face_id) < (track.started,
                                                                          track.face_id):
                     continue
-                if _iou(track.box, other.box) > self.config.duplicate_iou:
+                if box_iou(track.box, other.box) > self.config.duplicate_iou:
                     entry = next(f for f in faces if f.face_id == other.face_id)
                     faces.remove(entry)
                     # reported as a face lost on this frame: no parameters, state LOST
@@ -374,7 +367,7 @@ class MultiFaceTracker:
             if len(self._active) >= self.config.max_faces:
                 break
             centre = ((det.box[0] + det.box[2]) / 2, (det.box[1] + det.box[3]) / 2)
-            if any(_inside(centre, t.box) or _iou(det.box, t.box) > 0.3 for t in self._active):
+            if any(_inside(centre, t.box) or box_iou(det.box, t.box) > 0.3 for t in self._active):
                 continue
             tracker = self._take_tracker()
             result = tracker.start(image, det)

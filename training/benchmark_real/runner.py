@@ -27,11 +27,12 @@ import dataclasses
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from face3d_ros.detection.detector import box_iou
 from training.benchmark_real import baselines as bl
 from training.benchmark_real.cache import DiskCache, digest
 from training.benchmark_real.data import Photo, person_id, read_pts, read_rgb
@@ -46,7 +47,11 @@ from training.benchmark_real.metrics import (
 )
 from training.benchmark_real.sheet import SheetSample
 
-__all__ = ["METHODS", "Bench", "MemoDetector", "Prediction"]
+__all__ = ["METHODS", "MIN_FACE_IOU", "Bench", "MemoDetector", "Prediction", "matching_face"]
+
+#: On photos the net is scored on its detector's face that overlaps the reference face's box
+#: by at least this IoU (several people in a photo: the reference's person, not another one).
+MIN_FACE_IOU = 0.3
 
 #: Row keys and their labels, in table order.
 METHODS: dict[str, str] = {
@@ -164,6 +169,16 @@ class Prediction:
     pose: np.ndarray | None = None
     vertices: np.ndarray | None = None
     seconds: float = 0.0
+
+
+def matching_face(
+    detections: Sequence[Any], reference_box: Sequence[float], min_iou: float = MIN_FACE_IOU
+) -> Any:
+    """The detection whose box overlaps ``reference_box`` most, or None under ``min_iou``."""
+    best = max(detections, key=lambda d: box_iou(d.box, reference_box), default=None)
+    if best is None or box_iou(best.box, reference_box) < min_iou:
+        return None
+    return best
 
 
 def _largest(dets: list) -> Any:
@@ -315,11 +330,30 @@ class Bench:
         """Largest dlib detection of the image (cached) or None."""
         return _largest(self.detector.detect(image))
 
-    def net_single(self, image: np.ndarray) -> Prediction | None:
-        """Single-image CoarseNet through a fresh track (None when the Tracker finds no face)."""
+    def net_single(
+        self, image: np.ndarray, reference_box: Sequence[float] | None = None
+    ) -> Prediction | None:
+        """Single-image CoarseNet through a fresh track.
+
+        Args:
+            image: RGB frame.
+            reference_box: The reference face's box. Given, the Tracker starts on its own
+                detector's detection of that face (the largest overlap, IoU at least
+                :data:`MIN_FACE_IOU`), so that a photo with several people scores the net on
+                the person the reference marks; None: on the largest face, as the node does.
+
+        Returns:
+            The prediction, or None when the Tracker finds no (matching) face.
+        """
         t0 = time.perf_counter()
-        self.single.reset()
-        res = self.single.step(image)
+        if reference_box is None:
+            self.single.reset()
+            res = self.single.step(image)
+        else:
+            best = matching_face(self.tracker_detector.detect(image), reference_box)
+            if best is None:
+                return None
+            res = self.single.start(image, best)
         if not res.has_face:
             return None
         return Prediction(
@@ -340,7 +374,7 @@ class Bench:
     ) -> dict[str, Prediction]:
         """Predictions of every method on one image (``det``: the largest dlib detection)."""
         out: dict[str, Prediction] = {}
-        net = self.net_single(image)
+        net = self.net_single(image, det.box)
         if net is not None:
             out["net"] = net
         if dlib_row:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from face3d_ros.detection.detector import box_iou
 from training.synth.motion import POSE_DELTA_NAMES, MotionModel
 
 __all__ = ["LandmarkPoseFitter", "estimate_motion", "iter_frames", "main", "summarise_deltas"]
@@ -135,15 +136,6 @@ def iter_frames(source: str | pathlib.Path, max_frames: int | None = None) -> It
         cap.release()
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two ``(x0, y0, x1, y1)`` boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _robust_std(x: np.ndarray, axis: int = 0) -> np.ndarray:
     """1.4826 x median absolute deviation (the std of a normal, insensitive to outliers)."""
     med = np.median(x, axis=axis, keepdims=True)
@@ -240,7 +232,7 @@ def estimate_motion(
         det = max(dets, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
         pose, _, alpha_exp = fitter.fit(det.landmarks)
         box = box_from_landmarks(det.landmarks)
-        if prev is not None and _iou(prev[2], box) < min_iou:
+        if prev is not None and box_iou(prev[2], box) < min_iou:
             n_cuts += 1
             prev = None
         if prev is not None:
