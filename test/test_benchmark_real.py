@@ -366,6 +366,8 @@ def test_cli_on_a_tiny_folder(tiny_data: pathlib.Path, tmp_path: pathlib.Path) -
     assert res["smiling"]["mouth_check"]["people"] == 1
     pose = res["pose"]
     assert pose["detected"] == 1 and abs(pose["records"][0]["pnp_deg"][1]) < 45
+    assert sum(c["n"] for c in pose["by_yaw"].values()) == 1
+    assert "Yaw by the reference's abs(yaw)" in (out / "results.md").read_text()
     for name in ("WolfgangLanger_Pexels.mp4", "single_face.mp4"):
         v = res["video"][name]["summary"]
         assert v["frames"] == 8

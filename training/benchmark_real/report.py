@@ -79,6 +79,26 @@ def _pose_table(pose: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _yaw_bins_table(pose: dict[str, Any]) -> list[str]:
+    """Yaw agreement per bin of the reference's |yaw| (net and the rigid fit)."""
+    bins = pose.get("by_yaw") or {}
+    if not bins:
+        return []
+    lines = [
+        "| reference abs(yaw) ° | n | mean reference abs(yaw) ° | net: yaw MAE ° | net: mean "
+        "abs(yaw) ° | (c) rigid: yaw MAE ° | (c) rigid: mean abs(yaw) ° |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, c in bins.items():
+        net, rig = c.get("net", {}), c.get("c_rigid", {})
+        lines.append(
+            f"| {name} | {c['n']} | {_f(c['reference_abs_yaw'], 1)} | {_f(net.get('mae'), 1)} "
+            f"| {_f(net.get('abs_yaw'), 1)} | {_f(rig.get('mae'), 1)} "
+            f"| {_f(rig.get('abs_yaw'), 1)} |"
+        )
+    return lines
+
+
 def _video_table(videos: dict[str, Any]) -> list[str]:
     names = list(videos)
     lines = ["| figure | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
@@ -333,6 +353,9 @@ def markdown(results: dict[str, Any]) -> str:
             "",
         ]
         lines += _pose_table(pose) + [""]
+        bins = _yaw_bins_table(pose)
+        if bins:
+            lines += ["Yaw by the reference's abs(yaw):", "", *bins, ""]
         nd = pose.get("nme_vs_dlib", {})
         if nd:
             lines += [

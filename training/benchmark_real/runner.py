@@ -760,8 +760,17 @@ def mouth_check(neutral: list[dict[str, Any]], smiling: list[dict[str, Any]]) ->
     return out
 
 
+#: Bins of the reference's |yaw| (degrees) for the per-bin yaw agreement.
+YAW_BINS_DEG: tuple[float, ...] = (0.0, 15.0, 30.0, 45.0, 90.0)
+
+
 def pose_summary(records: list[dict[str, Any]], max_yaw: float = 45.0) -> dict[str, Any]:
-    """Angle agreement with the PnP reference, overall and for ``|PnP yaw| <= max_yaw``."""
+    """Angle agreement with the PnP reference, overall and for ``|PnP yaw| <= max_yaw``.
+
+    ``by_yaw`` also gives, per bin of the reference's ``|yaw|`` (:data:`YAW_BINS_DEG`), the
+    yaw agreement and the mean predicted and reference ``|yaw|`` of each method (an
+    under-turned net shows there: a smaller predicted than reference ``|yaw|``).
+    """
     done = [r for r in records if r.get("detected") and r.get("pnp_deg")]
     ref = np.asarray([r["pnp_deg"] for r in done], np.float64).reshape(-1, 3)
     out: dict[str, Any] = {"photos": len(records), "detected": len(done)}
@@ -789,6 +798,24 @@ def pose_summary(records: list[dict[str, Any]], max_yaw: float = 45.0) -> dict[s
             for sel_name, mask in (("all", None), (f"yaw<={max_yaw:g}", within))
         }
     out["methods"] = rows
+    by_yaw: dict[str, Any] = {}
+    for lo, hi in zip(YAW_BINS_DEG[:-1], YAW_BINS_DEG[1:], strict=True):
+        mask = (np.abs(ref[:, 1]) >= lo) & (np.abs(ref[:, 1]) < hi)
+        cell: dict[str, Any] = {"n": int(mask.sum()), "reference_abs_yaw": None}
+        if mask.any():
+            cell["reference_abs_yaw"] = _r(float(np.abs(ref[mask, 1]).mean()), 2)
+        for m in ("net", "c_rigid"):
+            if m not in rows:
+                continue
+            pred = np.asarray(
+                [r["pose_deg"].get(m, [np.nan] * 3) for r in done], np.float64
+            ).reshape(-1, 3)
+            st = angle_stats(pred[:, 1], ref[:, 1], mask)
+            ok = mask & np.isfinite(pred[:, 1])
+            st["abs_yaw"] = _r(float(np.abs(pred[ok, 1]).mean()), 2) if ok.any() else None
+            cell[m] = st
+        by_yaw[f"{lo:g}-{hi:g}"] = cell
+    out["by_yaw"] = by_yaw
     nme_methods = [m for m in METHODS if any(m in r.get("nme_vs_dlib", {}) for r in done)]
     out["nme_vs_dlib"] = {m: summary(r["nme_vs_dlib"].get(m) for r in done) for m in nme_methods}
     return out
