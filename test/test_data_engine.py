@@ -62,6 +62,40 @@ def test_holdout_split_is_seeded_disjoint_and_order_free() -> None:
             split_holdout(names, bad, seed=0)
 
 
+def test_fit_min_yaw_selects_turned_prepared_photos(
+    tmp_path, monkeypatch, model: MorphableModel
+) -> None:
+    from types import SimpleNamespace
+
+    from training.benchmark_real.headpose import perspective_projection
+    from training.data_engine.__main__ import turned_names
+    from training.data_engine.prepare import prepared_yaw_deg, write_pts
+
+    lm3d = model.shape_np(np.zeros(model.n_id), np.zeros(model.n_exp))
+    lm3d = lm3d[model.landmark_indices.numpy()]
+    photos, fits = tmp_path / "photos", tmp_path / "fits"
+    photos.mkdir()
+    fits.mkdir()
+    for name, yaw in (("a-front", 5.0), ("a-turned", -35.0), ("a-fitted", 2.0)):
+        pts = perspective_projection(
+            lm3d, np.radians([0.0, yaw, 0.0]), (200.0, 150.0), 600.0, 2.5 * 400, (199.5, 149.5)
+        )
+        write_pts(photos / f"{name}.pts", pts)
+        (photos / f"{name}.prep.json").write_text(json.dumps({"size": [300, 400]}))
+    assert prepared_yaw_deg(photos, "a-turned", lm3d) == pytest.approx(-35.0, abs=1.5)
+    import training.inverse_render.fit_result as fit_result
+
+    # a complete fit is kept whatever its yaw
+    monkeypatch.setattr(fit_result, "fit_is_complete", lambda d, n: n == "a-fitted")
+    eng = SimpleNamespace(photos_dir=photos, fits_dir=fits, args=SimpleNamespace(model="default"))
+    got = turned_names(eng, ["a-front", "a-turned", "a-fitted"], 20.0)
+    assert got == ["a-turned", "a-fitted"]
+    assert turned_names(eng, ["a-front", "a-turned"], 40.0) == []
+    eng.args.model = "synthetic"
+    with pytest.raises(ValueError, match="default face model"):
+        turned_names(eng, ["a-front"], 20.0)
+
+
 def test_sources_refuse_evaluation_sets_and_subsets_are_deterministic(tmp_path) -> None:
     """An FRL folder is refused; a limit gives the same seeded subset every time."""
     frl = tmp_path / "faces" / "frl" / "neutral"

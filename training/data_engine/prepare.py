@@ -28,7 +28,15 @@ import numpy as np
 
 from training.data_engine.context import needed_padding, pad_with_context
 
-__all__ = ["PrepareConfig", "Preparer", "is_prepared", "prepare_job", "worker_init", "write_pts"]
+__all__ = [
+    "PrepareConfig",
+    "Preparer",
+    "is_prepared",
+    "prepared_yaw_deg",
+    "prepare_job",
+    "worker_init",
+    "write_pts",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +65,30 @@ def write_pts(path: pathlib.Path, points: np.ndarray) -> None:
     lines += [f"{u + 1.0:.3f} {v + 1.0:.3f}" for u, v in np.asarray(points, np.float64)]
     lines.append("}")
     path.write_text("\n".join(lines) + "\n")
+
+
+def prepared_yaw_deg(out_dir: pathlib.Path, name: str, lm3d: np.ndarray) -> float:
+    """Head yaw (degrees) of a prepared photo: PnP of the model landmarks to its ``.pts``.
+
+    The benchmark's head-pose reference (``training.benchmark_real.headpose.pnp_pose``: 51
+    inner points, focal 2.5 image sides), so that a selection by yaw means what the benchmark
+    measures.
+
+    Args:
+        out_dir: The prepared photos' folder.
+        name: The photo's name.
+        lm3d: ``[68, 3]`` model landmarks (mm), e.g. the mean face's.
+
+    Raises:
+        FileNotFoundError: The photo is not prepared.
+        RuntimeError: OpenCV finds no pose.
+    """
+    from training.benchmark_real.headpose import pnp_pose
+    from training.builtin_photos import read_pts
+
+    rec = json.loads((out_dir / f"{name}.prep.json").read_text())
+    points = read_pts(out_dir / f"{name}.pts")
+    return float(np.degrees(pnp_pose(lm3d, points, tuple(rec["size"]))[1]))
 
 
 def is_prepared(out_dir: pathlib.Path, name: str) -> bool:
