@@ -311,3 +311,29 @@ def test_gradient_shares_show_each_terms_pull(datasets, tmp_path, capsys):
     assert not (tmp_path / "cli").exists()
     with pytest.raises(ValueError, match="coarse and tracking"):
         gradient_shares(_config(datasets, tmp_path, "fine"), batches=1)
+
+
+def test_plot_curves_draws_train_heldout_and_real_panels(tmp_path) -> None:
+    from training.train.plot_curves import main, read_csv
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("batch_size: 16\n")
+    rows = ["step,loss,l_pose,l_geo,vertex_mm"]
+    rows += [
+        f"{s},{30 - s / 10},{20 - s / 20},{10 - s / 40},{4 - s / 100}" for s in range(20, 220, 20)
+    ]
+    (run / "curves.csv").write_text("\n".join(rows) + "\n")
+    (run / "val.csv").write_text(
+        "step,loss,l_pose,l_geo,vertex_mm\n100,25,18,9,3.5\n200,22,15,8,3.2\n"
+    )
+    real = tmp_path / "real.csv"
+    real.write_text("presentations,FRL NME\n1600,0.07\n3200,0.065\n")
+    assert read_csv(run / "val.csv")["step"].tolist() == [100.0, 200.0]
+    out = tmp_path / "curve.png"
+    assert main([str(run), "--out", str(out), "--real", str(real)]) == 0
+    assert out.stat().st_size > 10_000
+    before = out.read_bytes()
+    assert main([str(run), "--out", str(out)]) == 2  # never replaced without --overwrite
+    assert out.read_bytes() == before
+    assert main([str(tmp_path), "--out", str(tmp_path / "x.png")]) == 2  # no curves.csv
