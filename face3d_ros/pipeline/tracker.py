@@ -765,17 +765,25 @@ class Tracker:
     def _reanchor(
         self,
         image: np.ndarray,
-        detected: tuple[np.ndarray, tuple[float, float, float, float]],
+        detected: tuple[np.ndarray, tuple[float, float, float, float]] | None,
         timings: dict,
     ) -> TrackResult:
-        """Re-initialise pose, identity and expression from a detection in the tracking crop.
+        """Re-initialise pose, identity and expression with the single-image CoarseNet.
 
         Used on keyframes and when the tracked landmarks drift away from the detector's; keeps
         the tracked albedo and lighting. The frame stays TRACKING (``reinitialised=True``).
+        ``detected``: the detection in the tracking crop whose box the CoarseNet is placed on;
+        None (a keyframe between verifications, ``keyframe_on_detection`` off): the box of the
+        previous frame's landmarks.
         """
         prev = self._prev_params
         assert prev is not None
-        init_box, a_id, a_exp, pose = self._coarse_from_box(image, detected[1], timings)
+        if detected is not None:
+            box = detected[1]
+        else:
+            assert self._prev_landmarks is not None
+            box = box_from_landmarks(np.asarray(self._prev_landmarks, np.float64))
+        init_box, a_id, a_exp, pose = self._coarse_from_box(image, box, timings)
         params = _RawParams(
             alpha_id=a_id,
             alpha_exp=a_exp,
@@ -784,25 +792,6 @@ class Tracker:
             pose=pose,
         )
         return self._finish(image, params, init_box, None, detected, True, timings)
-
-    def _reanchor_on_track(self, image: np.ndarray, timings: dict) -> TrackResult:
-        """A keyframe without a detection (``keyframe_on_detection`` off).
-
-        The single-image CoarseNet in the box of the previous frame's landmarks; keeps the
-        tracked albedo and lighting. The frame stays TRACKING (``reinitialised=True``).
-        """
-        prev = self._prev_params
-        assert prev is not None and self._prev_landmarks is not None
-        track_box = box_from_landmarks(np.asarray(self._prev_landmarks, np.float64))
-        init_box, a_id, a_exp, pose = self._coarse_from_box(image, track_box, timings)
-        params = _RawParams(
-            alpha_id=a_id,
-            alpha_exp=a_exp,
-            alpha_alb=prev.alpha_alb.copy(),
-            gamma=prev.gamma.copy(),
-            pose=pose,
-        )
-        return self._finish(image, params, init_box, None, None, True, timings)
 
     def _track(self, image: np.ndarray, timings: dict) -> TrackResult:
         cfg = self.config
@@ -831,9 +820,7 @@ class Tracker:
             detected = found
 
         if keyframe:
-            if detected is not None:
-                return self._reanchor(image, detected, timings)
-            return self._reanchor_on_track(image, timings)
+            return self._reanchor(image, detected, timings)
 
         # The tracking net's crop (a keyframe's CoarseNet crops around the detection instead).
         t0 = time.perf_counter()

@@ -25,6 +25,8 @@ landmarks slide over the cheek silhouette as the head turns and are no fixed 3D 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from face3d_ros.geometry.rotation import euler_to_matrix_np, matrix_to_euler_np
@@ -33,6 +35,7 @@ __all__ = [
     "DEFAULT_FOCAL_FACTOR",
     "INNER_POINTS",
     "cv_to_project_rotation",
+    "mean_face_landmarks",
     "perspective_projection",
     "pnp_pose",
 ]
@@ -42,6 +45,12 @@ DEFAULT_FOCAL_FACTOR = 2.5
 #: Landmarks used for PnP (no jaw contour).
 INNER_POINTS = np.arange(17, 68)
 _F = np.diag([1.0, -1.0, -1.0])
+
+
+def mean_face_landmarks(model: Any) -> np.ndarray:
+    """``[68, 3]`` float64 landmarks (mm) of a MorphableModel's mean face: the PnP object."""
+    lm = model.shape_np(np.zeros(model.n_id), np.zeros(model.n_exp))
+    return np.asarray(lm[model.landmark_indices.numpy()], np.float64)
 
 
 def cv_to_project_rotation(r_cv: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ from face3d_ros.detection.detector import box_iou
 from training.benchmark_real import baselines as bl
 from training.benchmark_real.cache import DiskCache, digest
 from training.benchmark_real.data import Photo, person_id, read_pts, read_rgb
-from training.benchmark_real.headpose import DEFAULT_FOCAL_FACTOR, pnp_pose
+from training.benchmark_real.headpose import DEFAULT_FOCAL_FACTOR, mean_face_landmarks, pnp_pose
 from training.benchmark_real.metrics import (
     angle_stats,
     drift_ratio,
@@ -283,8 +283,7 @@ class Bench:
         self.weights_dir = getattr(self.single.nets, "weights_dir", weights_dir)
         m = self.single.model
         self.model = m
-        self.lm3d = m.shape_np(np.zeros(m.n_id), np.zeros(m.n_exp))[m.landmark_indices.numpy()]
-        self.lm3d = np.asarray(self.lm3d, np.float64)
+        self.lm3d = mean_face_landmarks(m)
         self.triangles = m.triangles.numpy().astype(np.int32)
         coarse_meta = self.single.nets.coarse.meta or {}
         self.coarse_size, self.coarse_crop_scale = self._coarse_crop(coarse_meta, self.single)
@@ -781,6 +780,7 @@ def pose_summary(records: list[dict[str, Any]], max_yaw: float = 45.0) -> dict[s
     out["max_yaw_deg"] = max_yaw
     out["reference_yaw_deg"] = summary(np.abs(ref[:, 1]))
     rows: dict[str, Any] = {}
+    preds: dict[str, np.ndarray] = {}
     for m in ("net", "c_rigid", "frontal"):
         if m == "frontal":
             pred = np.zeros_like(ref)
@@ -790,6 +790,7 @@ def pose_summary(records: list[dict[str, Any]], max_yaw: float = 45.0) -> dict[s
             ).reshape(-1, 3)
             if np.isnan(pred).all():
                 continue
+        preds[m] = pred
         rows[m] = {
             sel_name: {
                 ang: angle_stats(pred[:, j], ref[:, j], mask)
@@ -805,11 +806,9 @@ def pose_summary(records: list[dict[str, Any]], max_yaw: float = 45.0) -> dict[s
         if mask.any():
             cell["reference_abs_yaw"] = _r(float(np.abs(ref[mask, 1]).mean()), 2)
         for m in ("net", "c_rigid"):
-            if m not in rows:
+            if m not in preds:
                 continue
-            pred = np.asarray(
-                [r["pose_deg"].get(m, [np.nan] * 3) for r in done], np.float64
-            ).reshape(-1, 3)
+            pred = preds[m]
             st = angle_stats(pred[:, 1], ref[:, 1], mask)
             ok = mask & np.isfinite(pred[:, 1])
             st["abs_yaw"] = _r(float(np.abs(pred[ok, 1]).mean()), 2) if ok.any() else None

@@ -335,17 +335,15 @@ def turned_names(eng: Engine, names: list[str], min_yaw: float) -> list[str]:
     Raises:
         ValueError: A face model other than the default (the yaw is measured with its mean).
     """
-    import numpy as np
-
     from face3d_ros.model.default import load_default_model
     from face3d_ros.model.morphable import MorphableModel
+    from training.benchmark_real.headpose import mean_face_landmarks
     from training.data_engine.prepare import prepared_yaw_deg
     from training.inverse_render.fit_result import fit_is_complete
 
     if eng.args.model != "default":
         raise ValueError("--fit-min-yaw measures yaw with the default face model's landmarks")
-    m = MorphableModel(load_default_model())
-    lm3d = m.shape_np(np.zeros(m.n_id), np.zeros(m.n_exp))[m.landmark_indices.numpy()]
+    lm3d = mean_face_landmarks(MorphableModel(load_default_model()))
     keep = []
     for n in names:
         if fit_is_complete(eng.fits_dir, n):

@@ -300,27 +300,31 @@ def synth_worker(job: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _count_samples(root: pathlib.Path) -> int:
-    """Samples in a set: its parts' indexes (``--jobs`` > 1) or its own (one job)."""
-    total = 0
+def _set_indexes(root: pathlib.Path) -> list[dict[str, Any]]:
+    """The readable indexes of a set: its parts' (``--jobs`` > 1) or its own (one job)."""
+    out = []
     for index in [*root.glob("part-*/index.json"), *root.glob("index.json")]:
         try:
-            total += int(json.loads(index.read_text()).get("num_samples", 0))
+            out.append(json.loads(index.read_text()))
         except (OSError, ValueError):
+            continue
+    return out
+
+
+def _count_samples(root: pathlib.Path) -> int:
+    """Samples in a set (all its indexes)."""
+    total = 0
+    for index in _set_indexes(root):
+        try:
+            total += int(index.get("num_samples", 0))
+        except (TypeError, ValueError):
             continue
     return total
 
 
 def _fits_in_set(root: pathlib.Path) -> set[str]:
     """Names of the fits a set (its parts or itself) was made from, from its indexes."""
-    names: set[str] = set()
-    for index in [*root.glob("part-*/index.json"), *root.glob("index.json")]:
-        try:
-            attrs = json.loads(index.read_text()).get("attrs", {})
-        except (OSError, ValueError):
-            continue
-        names.update(attrs.get("fit_digests", {}))
-    return names
+    return {n for idx in _set_indexes(root) for n in idx.get("attrs", {}).get("fit_digests", {})}
 
 
 def _check_holdout(root: pathlib.Path, holdout_root: pathlib.Path, held: list[str]) -> None:
