@@ -30,7 +30,10 @@ from training.inverse_render.displacement import (
 )
 from training.inverse_render.fit import (
     FitConfig,
+    adapt_contour_weight,
+    contour_fade,
     fit_model,
+    parse_contour_fade,
     projected_landmarks,
     render_face_region,
     weak_perspective_init,
@@ -119,6 +122,31 @@ def test_stage1_recovers_pose_and_landmarks(model: MorphableModel) -> None:
     assert abs(res.params.pose[5] - truth.pose[5]) / truth.pose[5] < 0.03
     # The colour model explains the render well (albedo x SH light recovered).
     assert res.photo_rmse < 0.03, res.photo_rmse
+
+
+def test_contour_weight_fades_with_yaw(model: MorphableModel) -> None:
+    """contour_fade_deg scales the contour weight by the inner points' yaw, 1 -> 0."""
+    assert contour_fade(5.0, (10.0, 25.0)) == 1.0
+    assert contour_fade(-17.5, (10.0, 25.0)) == pytest.approx(0.5)
+    assert contour_fade(40.0, (10.0, 25.0)) == 0.0
+    zeros = (np.zeros(model.n_id, np.float32), np.zeros(model.n_exp, np.float32))
+    cfg = FitConfig(contour_weight=2.0, contour_fade_deg=(10.0, 25.0))
+    weights = []
+    for yaw in (4.0, 17.5, -35.0):
+        pose = np.array([0.0, math.radians(yaw), 0.0, 128.0, 128.0, 1.0], np.float32)
+        lm = projected_landmarks(
+            model, FaceParams(zeros[0], zeros[1], np.zeros(model.n_alb, np.float32),
+                              default_gamma(), pose)
+        )
+        adapted = adapt_contour_weight(model, lm, cfg)
+        assert adapted.contour_fade_deg is None
+        weights.append(adapted.contour_weight)
+    np.testing.assert_allclose(weights, [2.0, 1.0, 0.0], atol=0.05)
+    assert adapt_contour_weight(model, lm, FitConfig()) == FitConfig()  # default: untouched
+    assert parse_contour_fade("10,25") == (10.0, 25.0)
+    for bad in ("25,10", "10", "a,b"):
+        with pytest.raises(ValueError):
+            parse_contour_fade(bad)
 
 
 def test_stage1_from_perturbed_landmarks_is_robust(model: MorphableModel) -> None:

@@ -536,3 +536,20 @@ def test_wrinkle_scale_removes_low_frequencies() -> None:
     np.testing.assert_allclose(out[inner], wrinkles[inner], atol=0.12)
     assert np.abs(out).max() <= 1.5
     np.testing.assert_array_equal(wrinkle_scale(smooth, mask, 0.0, 1.0), np.where(mask, smooth, 0))
+
+
+def test_tracking_prev_offset_bounded(fits_dir: pathlib.Path, model: MorphableModel) -> None:
+    """A change that moves the previous face too far is redrawn with half the multiplier."""
+    pf = load_photo_fit(fits_dir, "face1", model)
+    motion = MotionModel.load()
+    coarse = CoarseConfig(per_photo=1)
+    _, plain = make_tracking_sample(pf, model, 0, coarse, TrackingConfig(), motion, seed=5)
+    assert plain["draws"] == 1 and plain["prev_offset"] < 0.3
+    wild = TrackingConfig(motion_scale=200.0, max_prev_offset=0.2)
+    sample, extra = make_tracking_sample(pf, model, 0, coarse, wild, motion, seed=5)
+    assert extra["draws"] > 1 and extra["prev_offset"] <= 0.2
+    assert extra["motion_scale"] == 200.0 * 0.5 ** (extra["draws"] - 1)
+    again, _ = make_tracking_sample(pf, model, 0, coarse, wild, motion, seed=5)
+    np.testing.assert_array_equal(sample["prev_pose"], again["prev_pose"])  # deterministic
+    with pytest.raises(ValueError, match="max_prev_offset"):
+        TrackingConfig(max_prev_offset=0.0)

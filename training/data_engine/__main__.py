@@ -101,6 +101,13 @@ def parse_expression_setting(text: str) -> tuple[str, Any]:
     return key, (tuple(values) if len(values) > 1 else values[0])
 
 
+def contour_fade(text: str) -> tuple[float, float]:
+    """``--fit-contour-fade START,END`` (checked as the fit CLI checks it)."""
+    from training.inverse_render.fit import parse_contour_fade
+
+    return parse_contour_fade(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     ap = argparse.ArgumentParser(
@@ -135,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
         "mean face to their dlib landmarks, as the benchmark measures yaw); fits already made "
         "are kept. Adds the turned faces that are rare in FairFace without fitting all of it; "
         "default 0 (every prepared photo)",
+    )
+    ap.add_argument(
+        "--fit-contour-fade",
+        type=contour_fade,
+        default=None,
+        metavar="START,END",
+        help="fit with the jaw-contour landmarks' weight fading from 1 at a head yaw of START "
+        "degrees to 0 at END (python -m training.inverse_render --contour-fade); fits already "
+        "made are kept (use a new --cache to refit). Default: full weight on every photo",
     )
     ap.add_argument("--coarse-per-photo", type=int, default=10)
     ap.add_argument("--tracking-per-photo", type=int, default=10)
@@ -391,6 +407,8 @@ def stage_fit(eng: Engine) -> None:
             "--threads",
             "1",
         ]
+        if getattr(eng.args, "fit_contour_fade", None):
+            cmd += ["--contour-fade", ",".join(f"{v:g}" for v in eng.args.fit_contour_fade)]
         if eng.args.model == "synthetic":
             cmd.append("--synthetic-model")
         elif eng.args.model != "default":
@@ -421,6 +439,7 @@ def stage_fit(eng: Engine) -> None:
             "fitted": fitted,
             "failed": failed,
             "min_yaw_deg": min_yaw or None,
+            "contour_fade_deg": getattr(eng.args, "fit_contour_fade", None),
         },
         time.time() - t0,
     )

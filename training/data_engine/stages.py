@@ -419,6 +419,9 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
             ),
             "detail_sources": len(detailed) if detail else None,
             "motion_scale": jobs[0]["motion_scale"] if kind == "tracking" else None,
+            "max_prev_offset": (
+                synth_configs(jobs[0])[1].max_prev_offset if kind == "tracking" else None
+            ),
             "expression": jobs[0]["expression"] or None,
             "p_photo": jobs[0]["p_photo"] if kind != "fine" else None,
             "photo_roll_deg": jobs[0]["photo_roll_deg"] if kind != "fine" else None,

@@ -23,6 +23,8 @@ import sys
 import time
 import traceback
 
+from training.inverse_render.fit import parse_contour_fade
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
 
 log = logging.getLogger("training.inverse_render")
@@ -143,6 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--limit", type=int, default=None, help="process at most this many photos")
     ap.add_argument("--n-iters", type=int, default=None, help="stage 1 outer iterations")
+    ap.add_argument(
+        "--contour-fade",
+        type=parse_contour_fade,
+        default=None,
+        metavar="START,END",
+        help="fade the jaw-contour landmarks' weight from 1 at a head yaw of START degrees to 0 "
+        "at END (FitConfig.contour_fade_deg; turned faces are otherwise fitted too frontal); "
+        "default: full weight on every photo",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     return ap
 
@@ -204,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = InverseRenderConfig()
     if args.n_iters is not None:
         cfg.fit.n_iters = args.n_iters
+    if args.contour_fade is not None:
+        cfg.fit.contour_fade_deg = args.contour_fade
     failures: list[dict[str, str]] = []
     n_ok = 0
     for path in tqdm(todo, desc=f"inverse render {i}/{n}", unit="photo"):

@@ -204,6 +204,7 @@ def inverse_render_photo(
             "stage1_energy": st1.energy_history,
             "stage2_energy": st2.energy_history,
             "fit_config": dataclasses.asdict(cfg.fit),
+            "contour_weight_used": st1.contour_weight,
             "displacement_config": dataclasses.asdict(cfg.displacement),
             "crop_scale": cfg.crop_scale,
             "albedo": "albedo_map: crop-space texture, vertex_uv its texture coordinates",

@@ -32,6 +32,10 @@ from training.synth.motion import MotionModel, apply_pose_delta
 
 __all__ = ["TrackingConfig", "generate_tracking", "make_tracking_sample"]
 
+#: Draws of a frame-to-frame change per sample before the last (``TrackingConfig.max_prev_offset``;
+#: each redraw halves the multiplier, so the last draw is 2**-(n-1) of the first).
+_MAX_DRAWS = 12
+
 
 @dataclasses.dataclass(frozen=True)
 class TrackingConfig:
@@ -48,12 +52,23 @@ class TrackingConfig:
             one to two orders larger than the measured frame-to-frame motion (yaw std 0.5
             degrees); from the net's side a previous pose that is off by motion or by error
             is the same input.
+        max_prev_offset: Largest mean distance between the previous and the current
+            landmarks, as a fraction of the current face size (landmark extent), that a drawn
+            change may make. A draw beyond it (or whose previous crop misses the image) is
+            replaced by a new draw with half the multiplier (deterministic, from the sample's
+            stream). At run time such a previous estimate does not reach the tracking net: the
+            Tracker re-anchors when its landmarks are more than ``(1 - min_confidence) *
+            max_landmark_error`` = 0.21 face sizes from the detector's
+            (:class:`face3d_ros.pipeline.tracker.TrackerConfig`); with large multipliers
+            (``motion_scale_max`` 20) an unbounded draw can move the previous face off the
+            photo.
     """
 
     image_size: int = DEFAULT_CONTRACT.tracking.input_size
     crop_scale: float = DEFAULT_CONTRACT.tracking.crop_scale
     motion_scale: float = 1.0
     motion_scale_max: float | None = None
+    max_prev_offset: float = 0.3
 
     def __post_init__(self) -> None:
         """Validate the motion scales.
@@ -68,6 +83,8 @@ class TrackingConfig:
                 f"motion_scale_max ({self.motion_scale_max}) must be >= motion_scale "
                 f"({self.motion_scale})"
             )
+        if not self.max_prev_offset > 0:
+            raise ValueError(f"max_prev_offset must be > 0, got {self.max_prev_offset}")
 
     def draw_motion_scale(self, rng: np.random.Generator) -> float:
         """This sample's motion multiplier (draws from ``rng`` only for a range)."""
@@ -103,8 +120,10 @@ def make_tracking_sample(
 
     Returns:
         ``(sample, extra)``; ``extra`` holds ``pose_delta`` [6] and ``exp_delta`` [K_exp] (the
-        drawn change, :mod:`training.synth.motion` units), ``motion_scale`` (its multiplier),
-        ``is_photo`` (the current frame is the fitted photo itself),
+        drawn change, :mod:`training.synth.motion` units), ``motion_scale`` (its multiplier,
+        after any halving), ``draws`` (changes drawn: 1 unless one went beyond
+        ``cfg.max_prev_offset``), ``prev_offset`` (mean previous-to-current landmark distance per
+        face size), ``is_photo`` (the current frame is the fitted photo itself),
         ``pose_image`` / ``prev_pose_image``
         (photo pixels), ``box`` (the previous-frame crop) and ``mask`` (rendered current face).
     """
@@ -115,19 +134,33 @@ def make_tracking_sample(
     frame, _ = sample_frame(pf, model, k, coarse_cfg, seed, other_expressions, other_lights)
     rng = unit_rng(seed, "tracking", pf.name, k)
     factor = cfg.draw_motion_scale(rng)
-    scaled = dataclasses.replace(
-        motion,
-        pose_std=motion.pose_std * factor,
-        exp_std=motion.exp_std * factor,
-    )
-    pose_delta, exp_delta = scaled.sample(rng, model.n_exp)
     cur = frame.params
-    prev_pose = apply_pose_delta(cur.pose, pose_delta, inverse=True)
-    prev_exp = (np.asarray(cur.alpha_exp, np.float64) - exp_delta).astype(np.float32)
-    prev_vertices = _shape(model, cur.alpha_id, prev_exp)
     lm = np.asarray(model.data.landmark_indices, dtype=np.int64)
-    prev_lm = project_np(prev_vertices[lm], prev_pose)[:, :2]
-    box = crop_from_points(prev_lm, scale=cfg.crop_scale, image_shape=pf.photo.shape[:2])
+    cur_lm = project_np(_shape(model, cur.alpha_id, cur.alpha_exp)[lm], cur.pose)[:, :2]
+    face_size = max(float(np.ptp(cur_lm, axis=0).max()), 1.0)
+    for draw in range(_MAX_DRAWS):
+        if draw:
+            factor *= 0.5
+        scaled = dataclasses.replace(
+            motion,
+            pose_std=motion.pose_std * factor,
+            exp_std=motion.exp_std * factor,
+        )
+        pose_delta, exp_delta = scaled.sample(rng, model.n_exp)
+        prev_pose = apply_pose_delta(cur.pose, pose_delta, inverse=True)
+        prev_exp = (np.asarray(cur.alpha_exp, np.float64) - exp_delta).astype(np.float32)
+        prev_vertices = _shape(model, cur.alpha_id, prev_exp)
+        prev_lm = project_np(prev_vertices[lm], prev_pose)[:, :2]
+        offset = float(np.linalg.norm(prev_lm - cur_lm, axis=1).mean()) / face_size
+        if offset > cfg.max_prev_offset and draw < _MAX_DRAWS - 1:
+            continue
+        try:
+            box = crop_from_points(prev_lm, scale=cfg.crop_scale, image_shape=pf.photo.shape[:2])
+        except ValueError:  # the previous face's crop misses the photo
+            if draw == _MAX_DRAWS - 1:
+                raise
+            continue
+        break
     size = cfg.image_size
     out = frame_in_crop(pf, model, frame, box, size)
     x, prev_pose_c = tracking_input(  # the Tracker's input builder (PNCC of the previous pose)
@@ -148,6 +181,8 @@ def make_tracking_sample(
         "pose_delta": pose_delta,
         "exp_delta": exp_delta,
         "motion_scale": factor,
+        "draws": draw + 1,
+        "prev_offset": offset,
         "is_photo": frame.is_photo,
         "prev_alpha_exp": prev_exp,
         "pose_image": np.asarray(cur.pose, dtype=np.float32),
