@@ -263,3 +263,43 @@ def test_engine_chain_on_builtin_photos_resumes(tmp_path) -> None:
         main([*args, "--expression", "nope=1"])
     with pytest.raises(SystemExit):
         main([*args, "--tracking-motion-scale", "8:1"])
+
+
+def test_yaw_check_fits_turned_photos_per_arm(tmp_path, capsys, model: MorphableModel) -> None:
+    """yaw_check fits each arm on the turned prepared photos and reports it; arms parse."""
+    import cv2
+
+    from face3d_ros.geometry.sh import default_gamma
+    from face3d_ros.params import FaceParams
+    from training.data_engine.prepare import write_pts
+    from training.data_engine.yaw_check import main, parse_arm
+    from training.inverse_render.fit import projected_landmarks, render_face_region
+
+    assert parse_arm("0.5") == {"contour_weight": 0.5}
+    assert parse_arm("10:25") == {"contour_fade_deg": (10.0, 25.0)}
+    for bad in ("-1", "25:10"):
+        with pytest.raises(ValueError):
+            parse_arm(bad)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    assert main(["--cache", str(tmp_path), "--photos", "1"]) == 1  # nothing prepared
+    truth = FaceParams(
+        np.zeros(model.n_id, np.float32), np.zeros(model.n_exp, np.float32),
+        np.zeros(model.n_alb, np.float32), default_gamma(),
+        np.array([0.0, np.radians(30.0), 0.0, 150.0, 150.0, 1.2], np.float32),
+    )
+    rend = render_face_region(model, truth, 300, 300)
+    image = np.where(rend["covered"][..., None], rend["image"], 0.4)
+    cv2.imwrite(str(photos / "fairface-1.jpg"),
+                (np.clip(image, 0, 1) * 255).astype(np.uint8)[:, :, ::-1])
+    write_pts(photos / "fairface-1.pts", projected_landmarks(model, truth))
+    (photos / "fairface-1.prep.json").write_text(json.dumps({"size": [300, 300]}))
+    out = tmp_path / "yaws.json"
+    assert main(["--cache", str(tmp_path), "--photos", "1", "--arms", "0,10:25",
+                 "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "arm        0" in printed and "arm    10:25" in printed
+    rows = json.loads(out.read_text())
+    for arm in ("0", "10:25"):
+        (name, ref, fitted), = rows[arm]
+        assert name == "fairface-1" and abs(ref) > 20 and abs(fitted - ref) < 6.0
