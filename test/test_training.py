@@ -171,10 +171,16 @@ def test_training_starts_from_exported_onnx_weights(datasets, tmp_path):
 
 
 def test_tracking_and_mse_baseline_run(datasets, tmp_path):
-    result = train(_config(datasets, tmp_path, "tracking", steps=2, log_every=1), progress=False)
+    config = _config(datasets, tmp_path, "tracking", steps=2, log_every=1, val_every=2,
+                     val_samples=2, val_data=str(datasets / "tracking"))
+    result = train(config, progress=False)
     rows = _curve(result.run_dir)
     assert {"l_pose", "l_geo", "l_col", "w_col"} <= set(rows[0])
     assert all(np.isfinite(float(r["loss"])) for r in rows)
+    with open(result.run_dir / "val.csv") as f:
+        val = list(csv.DictReader(f))
+    # held-out L_pose of keeping the previous pose: positive (the samples move), train-only absent
+    assert float(val[-1]["l_pose_prev"]) > 0 and "l_pose_prev" not in rows[0]
     mse = train(
         _config(datasets, tmp_path, "coarse", steps=2, log_every=1, loss="mse", name="mse"),
         progress=False,

@@ -246,6 +246,11 @@ def compute_loss(
         with torch.no_grad():
             terms["pose_mse"] = _f((pred_pose - batch["pose"]).square().mean())
             terms["vertex_mm"] = _f(mean_vertex_distance(pred_vertices, gt_vertices))
+            if all_metrics and config.net == "tracking":
+                # the previous pose kept (zero deltas): what the tracking net must beat
+                terms["l_pose_prev"] = _f(pose_geo_losses(
+                    gt_vertices, batch["prev_pose"], gt_vertices, batch["pose"], tri, rows
+                )[0])
         terms.update({f"l_{k}": _f(v) for k, v in parts.items()})
         if config.loss == "proposed":
             total, w = self_balanced(parts)

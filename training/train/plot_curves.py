@@ -90,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ax.plot(x, _smooth(train[term], args.smooth), label=f"train {term}", lw=1.2)
         if term in val:
             ax.plot(val["step"] * bs + args.offset, val[term], "o--", label=f"held-out {term}")
+    if "l_pose_prev" in val:  # tracking runs: L_pose of keeping the previous pose
+        ax.plot(val["step"] * bs + args.offset, val["l_pose_prev"], ":", color="gray",
+                label="held-out l_pose, previous pose kept")
     ax.set_xlabel("presentations")
     ax.set_ylabel("px^2 (crop pixels)")
     ax.set_yscale("log")
