@@ -361,6 +361,12 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
         accepted, int(getattr(eng.args, "holdout_fits", 0) or 0), eng.args.seed
     )
     motion = eng.cache / "motion.json"
+    if kind == "tracking" and not motion.is_file():
+        from training.synth.motion import default_motion_path
+
+        print(f"[tracking] no {motion} (stage motion not run, or run without videos): the "
+              f"shipped statistics {default_motion_path().name} are used; --tracking-motion-scale "
+              "multiplies them", flush=True)
     n = max(1, eng.args.jobs)
 
     def job(i: int, out: pathlib.Path, names: list[str]) -> dict[str, Any]:
@@ -419,6 +425,7 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
             ),
             "detail_sources": len(detailed) if detail else None,
             "motion_scale": jobs[0]["motion_scale"] if kind == "tracking" else None,
+            "motion": (jobs[0]["motion"] or "shipped default") if kind == "tracking" else None,
             "max_prev_offset": (
                 synth_configs(jobs[0])[1].max_prev_offset if kind == "tracking" else None
             ),
