@@ -397,7 +397,7 @@ def _run_synth(eng: Any, kind: str, per_photo: int, detail: bool = False) -> Non
     def on_disk() -> int:
         return _count_samples(root) + (_count_samples(holdout_root) if held else 0)
 
-    done0 = on_disk()
+    done0 = 0 if eng.args.overwrite_sets else on_disk()  # overwritten sets start from 0
     print(
         f"[{kind}] {len(train)} fits x {per_photo} = {per_photo * len(train)} samples"
         + (f" + {len(held)} held-out fits in {holdout_root}" if held else "")
