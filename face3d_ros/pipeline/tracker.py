@@ -82,6 +82,7 @@ __all__ = [
     "Tracker",
     "TrackerConfig",
     "detection_area",
+    "landmark_distance",
     "validate_image",
 ]
 
@@ -278,6 +279,17 @@ class TrackResult:
             timings_ms={} if timings is None else timings,
             reason=reason,
         )
+
+
+def landmark_distance(points: np.ndarray, reference: np.ndarray) -> float:
+    """Mean distance of ``[68, 2]`` landmarks from ``reference`` in reference face sizes.
+
+    The face size is the reference's landmark extent (at least 1 pixel). The Tracker's measure
+    of drift (against the detector's landmarks) and of frame-to-frame jumps, and the tracking
+    set's bound on simulated previous poses (``training.synth.tracking``).
+    """
+    size = max(float(np.ptp(reference, axis=0).max()), 1.0)
+    return float(np.linalg.norm(points - reference, axis=1).mean()) / size
 
 
 def detection_area(detection: Any) -> float:
@@ -563,8 +575,7 @@ class Tracker:
 
     def _agreement(self, projected: np.ndarray, detected: np.ndarray) -> float:
         """Confidence in [0, 1] from the mean landmark distance relative to the face size."""
-        size = max(self._face_size(detected), 1.0)
-        error = float(np.linalg.norm(projected - detected, axis=1).mean()) / size
+        error = landmark_distance(projected, detected)
         return float(np.clip(1.0 - error / self.config.max_landmark_error, 0.0, 1.0))
 
     def _lose(self, reason: str, timings: dict[str, float]) -> TrackResult:
@@ -889,8 +900,7 @@ class Tracker:
         # track (tracking net, or a keyframe in the previous landmarks' box) does.
         anchored = reinitialised and detected is not None
         if not reason and not anchored and self._prev_landmarks is not None:
-            size = max(self._face_size(self._prev_landmarks), 1.0)
-            jump = float(np.linalg.norm(landmarks - self._prev_landmarks, axis=1).mean()) / size
+            jump = landmark_distance(landmarks, self._prev_landmarks)
             if jump > cfg.max_landmark_jump:
                 reason = f"landmark jump {jump:.2f} > {cfg.max_landmark_jump:g} face sizes"
         if reason:

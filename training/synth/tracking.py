@@ -130,6 +130,7 @@ def make_tracking_sample(
     from face3d_ros.geometry.camera import project_np
     from face3d_ros.geometry.crop import crop_from_points
     from face3d_ros.pipeline.net_inputs import PnccRenderer, tracking_input
+    from face3d_ros.pipeline.tracker import landmark_distance
 
     frame, _ = sample_frame(pf, model, k, coarse_cfg, seed, other_expressions, other_lights)
     rng = unit_rng(seed, "tracking", pf.name, k)
@@ -137,7 +138,6 @@ def make_tracking_sample(
     cur = frame.params
     lm = np.asarray(model.data.landmark_indices, dtype=np.int64)
     cur_lm = project_np(_shape(model, cur.alpha_id, cur.alpha_exp)[lm], cur.pose)[:, :2]
-    face_size = max(float(np.ptp(cur_lm, axis=0).max()), 1.0)
     for draw in range(_MAX_DRAWS):
         if draw:
             factor *= 0.5
@@ -151,13 +151,14 @@ def make_tracking_sample(
         prev_exp = (np.asarray(cur.alpha_exp, np.float64) - exp_delta).astype(np.float32)
         prev_vertices = _shape(model, cur.alpha_id, prev_exp)
         prev_lm = project_np(prev_vertices[lm], prev_pose)[:, :2]
-        offset = float(np.linalg.norm(prev_lm - cur_lm, axis=1).mean()) / face_size
-        if offset > cfg.max_prev_offset and draw < _MAX_DRAWS - 1:
+        offset = landmark_distance(prev_lm, cur_lm)  # the Tracker's drift measure
+        last = draw == _MAX_DRAWS - 1
+        if offset > cfg.max_prev_offset and not last:
             continue
         try:
             box = crop_from_points(prev_lm, scale=cfg.crop_scale, image_shape=pf.photo.shape[:2])
         except ValueError:  # the previous face's crop misses the photo
-            if draw == _MAX_DRAWS - 1:
+            if last:
                 raise
             continue
         break
